@@ -1,0 +1,297 @@
+//! Allocation: the malloc fast path and its variants (zeroed, counted, re-allocating,
+//! string duplication).
+//!
+//! The fast path reads the thread's default heap, indexes its direct page table by word
+//! size, and pops the page's free list; anything else (no free block, large size, first
+//! call of a thread) goes to `page::malloc_generic`.
+
+use crate::heap::Heap;
+use crate::page::{self, Block, Page};
+use crate::types::*;
+use core::ptr;
+
+/// Pop a block from `page` (falling back to the slow path when its free list is empty)
+/// and apply the build's extras: zeroing, debug fill, padding canary.
+///
+/// # Safety
+/// `page` must be a page of `heap` (or the empty page), `size` the request + padding.
+#[inline(always)]
+pub unsafe fn page_malloc(heap: *mut Heap, page: *mut Page, size: usize, zero: bool) -> *mut u8 {
+    let block = (*page).free;
+    if block.is_null() {
+        return page::malloc_generic(heap, size, zero, 0);
+    }
+    (*page).free = page::block_next(page, block);
+    (*page).used += 1;
+    let p = block as *mut u8;
+    if zero {
+        if (*page).free_is_zero {
+            (*block).next = 0;
+        } else {
+            ptr::write_bytes(p, 0, (*page).usable_block_size());
+        }
+    } else if DEBUG > 0 && !(*page).is_huge {
+        ptr::write_bytes(p, DEBUG_UNINIT, (*page).usable_block_size());
+    } else if SECURE > 0 {
+        // Do not leak the (encoded) free-list link.
+        (*block).next = 0;
+    }
+    if PADDING {
+        write_padding(page, block, size - PADDING_SIZE);
+    }
+    if DEBUG > 0 {
+        let stats = crate::heap::tld_stats(heap);
+        let bsize = (*page).block_size;
+        if bsize <= MEDIUM_OBJ_SIZE_MAX {
+            stats.normal.increase(bsize);
+            stats.normal_bins[crate::page_queue::bin(bsize)].increase(1);
+        }
+        stats.malloc.increase(size - PADDING_SIZE);
+    }
+    p
+}
+
+/// The padding trailer: a canary derived from the page keys and the distance from the
+/// requested size to the end of the block, plus fill bytes after the request.
+#[repr(C)]
+pub struct Padding {
+    pub canary: u32,
+    pub delta: u32,
+}
+
+#[inline]
+pub fn padding_canary(page: *const Page, block: *const Block) -> u32 {
+    // SAFETY: `page` is a live page (callers' contract).
+    let keys = unsafe { &(*page).keys };
+    page::ptr_encode(page as usize, block as *mut Block, keys) as u32
+}
+
+#[inline]
+unsafe fn write_padding(page: *mut Page, block: *mut Block, req: usize) {
+    let bsize = (*page).usable_block_size();
+    let pad = (block as *mut u8).add(bsize) as *mut Padding;
+    let delta = bsize - req;
+    ptr::write_unaligned(
+        pad,
+        Padding {
+            canary: padding_canary(page, block),
+            delta: delta as u32,
+        },
+    );
+    // Fill up to 16 bytes after the request so small overflows are detected.
+    let fill = delta.min(16);
+    ptr::write_bytes((block as *mut u8).add(req), DEBUG_PADDING, fill);
+}
+
+/// Allocate a small block (`size <= SMALL_SIZE_MAX`) from `heap`.
+///
+/// # Safety
+/// `heap` must be the calling thread's heap or the empty heap.
+#[inline(always)]
+pub unsafe fn heap_malloc_small_zero(heap: *mut Heap, size: usize, zero: bool) -> *mut u8 {
+    debug_assert!(size <= SMALL_SIZE_MAX);
+    let size = if PADDING && size == 0 {
+        INTPTR_SIZE
+    } else {
+        size
+    };
+    let padsize = size + PADDING_SIZE;
+    let page = (*heap).pages_free_direct[wsize_from_size(padsize)];
+    page_malloc(heap, page, padsize, zero)
+}
+
+/// Allocate `size` bytes from `heap`.
+///
+/// # Safety
+/// `heap` must be the calling thread's heap or the empty heap.
+#[inline(always)]
+pub unsafe fn heap_malloc_zero(heap: *mut Heap, size: usize, zero: bool) -> *mut u8 {
+    if size <= SMALL_SIZE_MAX {
+        heap_malloc_small_zero(heap, size, zero)
+    } else {
+        heap_malloc_zero_ex(heap, size, zero, 0)
+    }
+}
+
+/// The general case, also used for huge alignments.
+///
+/// # Safety
+/// As `heap_malloc_zero`.
+#[inline(never)]
+pub unsafe fn heap_malloc_zero_ex(
+    heap: *mut Heap,
+    size: usize,
+    zero: bool,
+    huge_alignment: usize,
+) -> *mut u8 {
+    let size = if PADDING && size == 0 {
+        INTPTR_SIZE
+    } else {
+        size
+    };
+    if size > MAX_ALLOC_SIZE {
+        // Let the slow path report it (after a collection and a retry, like mimalloc).
+        return page::malloc_generic(
+            heap,
+            MAX_ALLOC_SIZE + 1 + PADDING_SIZE,
+            zero,
+            huge_alignment,
+        );
+    }
+    page::malloc_generic(heap, size + PADDING_SIZE, zero, huge_alignment)
+}
+
+/// `mi_malloc`: the calling thread's default heap.
+#[inline(always)]
+pub fn malloc(size: usize) -> *mut u8 {
+    // SAFETY: the default heap of the calling thread.
+    unsafe { heap_malloc_zero(crate::init::get_default_heap(), size, false) }
+}
+
+#[inline(always)]
+pub fn zalloc(size: usize) -> *mut u8 {
+    // SAFETY: as in `malloc`.
+    unsafe { heap_malloc_zero(crate::init::get_default_heap(), size, true) }
+}
+
+/// Report a `count * size` overflow: NULL with ENOMEM (and a message in debug builds).
+#[cold]
+pub fn count_size_overflow(count: usize, size: usize) -> *mut u8 {
+    if DEBUG > 0 {
+        crate::mi_error!(
+            EOVERFLOW,
+            "allocation request is too large ({} * {} bytes)",
+            count,
+            size
+        );
+    }
+    set_errno(ENOMEM);
+    ptr::null_mut()
+}
+
+/// # Safety
+/// `heap` must be the calling thread's heap.
+pub unsafe fn heap_calloc(heap: *mut Heap, count: usize, size: usize) -> *mut u8 {
+    match mul_overflow(count, size) {
+        Some(total) => heap_malloc_zero(heap, total, true),
+        None => count_size_overflow(count, size),
+    }
+}
+
+/// # Safety
+/// `heap` must be the calling thread's heap.
+pub unsafe fn heap_mallocn(heap: *mut Heap, count: usize, size: usize) -> *mut u8 {
+    match mul_overflow(count, size) {
+        Some(total) => heap_malloc_zero(heap, total, false),
+        None => count_size_overflow(count, size),
+    }
+}
+
+// --- re-allocation -------------------------------------------------------------------------
+
+/// Try to grow a large block in place: it is the only block of its page, so if the
+/// slices right after the page are free the page can take them over. Returns true if
+/// the block now holds at least `newsize` bytes.
+///
+/// # Safety
+/// `p` must be a live block of the calling thread.
+unsafe fn try_grow_in_place(p: *mut u8, newsize: usize) -> bool {
+    crate::segment::try_grow_large(p, newsize + PADDING_SIZE)
+}
+
+/// `mi_realloc` semantics on `heap`: keep the block if the new size fits and is not
+/// less than half; otherwise allocate, copy and free. `realloc(p, 0)` returns a fresh
+/// minimal block. On failure returns null and leaves `p` untouched.
+///
+/// # Safety
+/// `heap` must be the calling thread's heap; `p` null or a live block.
+pub unsafe fn heap_realloc_zero(
+    heap: *mut Heap,
+    p: *mut u8,
+    newsize: usize,
+    zero: bool,
+) -> *mut u8 {
+    let size = crate::free::usable_size(p);
+    if newsize <= size && newsize >= size / 2 && newsize > 0 {
+        if PADDING {
+            crate::free::set_padding_size(p, newsize);
+        }
+        return p;
+    }
+    if !p.is_null()
+        && newsize > size
+        && size > MEDIUM_OBJ_SIZE_MAX
+        && !zero
+        && try_grow_in_place(p, newsize)
+    {
+        return p;
+    }
+    let newp = heap_malloc_zero(heap, newsize, false);
+    if newp.is_null() {
+        return ptr::null_mut();
+    }
+    if zero && newsize > size {
+        // Zero the tail (and the last word of the copied part, which may be padding).
+        let start = size.saturating_sub(INTPTR_SIZE);
+        ptr::write_bytes(newp.add(start), 0, newsize - start);
+    } else if newsize == 0 {
+        *newp = 0; // programs expect zero-size reallocations to be zeroed
+    }
+    if !p.is_null() {
+        let copy = size.min(newsize);
+        ptr::copy_nonoverlapping(p, newp, copy);
+        crate::free::free(p);
+    }
+    newp
+}
+
+// --- strings -------------------------------------------------------------------------------
+
+/// # Safety
+/// `s` must be null or a NUL-terminated string; `heap` the calling thread's heap.
+pub unsafe fn heap_strdup(heap: *mut Heap, s: *const libc::c_char) -> *mut libc::c_char {
+    if s.is_null() {
+        return ptr::null_mut();
+    }
+    let n = libc::strlen(s);
+    let t = heap_malloc_zero(heap, n + 1, false) as *mut libc::c_char;
+    if !t.is_null() {
+        ptr::copy_nonoverlapping(s, t, n + 1);
+    }
+    t
+}
+
+/// # Safety
+/// `s` must be null or readable up to `n` bytes or its NUL.
+pub unsafe fn heap_strndup(heap: *mut Heap, s: *const libc::c_char, n: usize) -> *mut libc::c_char {
+    if s.is_null() {
+        return ptr::null_mut();
+    }
+    let len = libc::strnlen(s, n);
+    let t = heap_malloc_zero(heap, len + 1, false) as *mut libc::c_char;
+    if !t.is_null() {
+        ptr::copy_nonoverlapping(s, t, len);
+        *t.add(len) = 0;
+    }
+    t
+}
+
+/// `realpath` into our heap.
+///
+/// # Safety
+/// `fname` must be a NUL-terminated path; `resolved` null or a PATH_MAX buffer.
+pub unsafe fn heap_realpath(
+    heap: *mut Heap,
+    fname: *const libc::c_char,
+    resolved: *mut libc::c_char,
+) -> *mut libc::c_char {
+    if !resolved.is_null() {
+        return libc::realpath(fname, resolved);
+    }
+    let mut buf = [0 as libc::c_char; libc::PATH_MAX as usize + 1];
+    let r = libc::realpath(fname, buf.as_mut_ptr());
+    if r.is_null() {
+        return ptr::null_mut();
+    }
+    heap_strdup(heap, buf.as_ptr())
+}

@@ -1,0 +1,671 @@
+//! Arenas: large areas of reserved OS memory divided into 32 MiB blocks, claimed and
+//! released with atomic bitmaps. Segments come from arenas so that freeing and
+//! re-allocating them costs no system call; freed blocks are purged after a delay
+//! (`purge_delay × arena_purge_mult`).
+//!
+//! Requests an arena cannot serve (over-aligned, with an offset, or more than 64
+//! blocks) are mapped directly from the OS.
+
+use crate::bitmap;
+use crate::options::{self, Opt};
+use crate::os::{self, MemId, MemKind};
+use crate::prim;
+use crate::stats::STATS_MAIN;
+use crate::sync::{AtomicBool, AtomicI64, AtomicPtr, AtomicUsize, Ordering};
+use crate::types::*;
+use core::ptr;
+
+pub const MAX_ARENAS: usize = 112;
+/// Smaller requests never use arenas.
+pub const ARENA_MIN_OBJ_SIZE: usize = ARENA_BLOCK_SIZE / 2;
+
+/// Public arena id: index + 1; 0 means "no specific arena".
+pub type ArenaId = i32;
+
+/// An arena descriptor, followed in the same mapping by its three bitmaps.
+///
+/// Invariants: `start` is `ARENA_BLOCK_SIZE`-aligned and spans `block_count` blocks;
+/// each bitmap has `field_count` words; a block is in use iff its `inuse` bit is set;
+/// `purge` bits are only set for blocks that are free; a block whose `dirty` bit is
+/// clear reads as zeros.
+pub struct Arena {
+    pub id: ArenaId,
+    pub memid: MemId,
+    pub start: *mut u8,
+    pub block_count: usize,
+    pub field_count: usize,
+    pub numa_node: i32,
+    pub exclusive: bool,
+    pub is_large: bool,
+    pub search_idx: AtomicUsize,
+    pub purge_expire: AtomicI64,
+    meta_size: usize,
+}
+
+impl Arena {
+    fn bitmap(&self, which: usize) -> &[AtomicUsize] {
+        // SAFETY: the descriptor's mapping holds 3 × field_count words right after it
+        // (see `add`), initialised to zero and only accessed atomically.
+        unsafe {
+            let base = (self as *const Arena).add(1) as *const AtomicUsize;
+            core::slice::from_raw_parts(base.add(which * self.field_count), self.field_count)
+        }
+    }
+    fn inuse(&self) -> &[AtomicUsize] {
+        self.bitmap(0)
+    }
+    fn dirty(&self) -> &[AtomicUsize] {
+        self.bitmap(1)
+    }
+    fn purge(&self) -> &[AtomicUsize] {
+        self.bitmap(2)
+    }
+    fn block_start(&self, idx: usize) -> *mut u8 {
+        self.start.wrapping_add(idx * ARENA_BLOCK_SIZE)
+    }
+    pub fn size(&self) -> usize {
+        self.block_count * ARENA_BLOCK_SIZE
+    }
+    /// Number of blocks in use.
+    pub fn blocks_in_use(&self) -> usize {
+        // Relaxed: a snapshot for diagnostics.
+        self.inuse()
+            .iter()
+            .map(|w| w.load(Ordering::Relaxed).count_ones() as usize)
+            .sum()
+    }
+}
+
+static ARENAS: [AtomicPtr<Arena>; MAX_ARENAS] =
+    [const { AtomicPtr::new(ptr::null_mut()) }; MAX_ARENAS];
+static ARENA_COUNT: AtomicUsize = AtomicUsize::new(0);
+static PURGE_GUARD: AtomicBool = AtomicBool::new(false);
+
+pub fn arena_count() -> usize {
+    // Acquire: entries below the count are published (see `add`).
+    ARENA_COUNT.load(Ordering::Acquire).min(MAX_ARENAS)
+}
+
+pub fn arena_at(i: usize) -> *mut Arena {
+    // Acquire: pairs with the release store in `add`.
+    ARENAS[i].load(Ordering::Acquire)
+}
+
+/// Register `size` bytes at `start` as an arena. Returns its id, or 0 if the table is
+/// full or the area is too small.
+///
+/// # Safety
+/// The memory must be owned for the life of the process (or until `destroy_all`),
+/// read-write, and not used by anything else.
+pub unsafe fn add(
+    start: *mut u8,
+    size: usize,
+    is_large: bool,
+    is_zero: bool,
+    numa_node: i32,
+    exclusive: bool,
+    memid: MemId,
+) -> ArenaId {
+    // Trim to whole, aligned blocks.
+    let aligned = align_up(start as usize, ARENA_BLOCK_SIZE);
+    let end = start as usize + size;
+    if end <= aligned || (end - aligned) < ARENA_BLOCK_SIZE {
+        crate::mi_warning!("cannot use OS memory since it is not large enough (size {} KiB, minimum required is {} KiB)", size / 1024, ARENA_BLOCK_SIZE / 1024);
+        return 0;
+    }
+    let block_count = (end - aligned) / ARENA_BLOCK_SIZE;
+    let field_count = block_count.div_ceil(bitmap::BITS);
+    let meta_size = align_up(
+        core::mem::size_of::<Arena>() + 3 * field_count * core::mem::size_of::<usize>(),
+        prim::page_size(),
+    );
+    let meta = prim::mmap(ptr::null_mut(), meta_size, true) as *mut Arena;
+    if meta.is_null() {
+        return 0;
+    }
+    // Relaxed: reserving a slot; publication happens with the release store below.
+    let i = ARENA_COUNT.fetch_add(1, Ordering::AcqRel);
+    if i >= MAX_ARENAS {
+        ARENA_COUNT.fetch_sub(1, Ordering::AcqRel);
+        prim::munmap(meta as *mut u8, meta_size);
+        return 0;
+    }
+    ptr::write(
+        meta,
+        Arena {
+            id: i as ArenaId + 1,
+            memid,
+            start: aligned as *mut u8,
+            block_count,
+            field_count,
+            numa_node,
+            exclusive,
+            is_large,
+            search_idx: AtomicUsize::new(0),
+            purge_expire: AtomicI64::new(0),
+            meta_size,
+        },
+    );
+    let a = &*meta;
+    // Blocks past the end in the last word are permanently "in use".
+    let extra = field_count * bitmap::BITS - block_count;
+    if extra > 0 {
+        bitmap::claim(a.inuse(), block_count, extra);
+    }
+    if !is_zero {
+        bitmap::claim(a.dirty(), 0, block_count);
+    }
+    // Release: readers that load the pointer see the initialised descriptor.
+    ARENAS[i].store(meta, Ordering::Release);
+    STATS_MAIN.arena_count.increase(1);
+    a.id
+}
+
+/// Reserve `size` bytes of OS memory as a new arena. Returns (errno-style code, id).
+pub fn reserve_os_memory(
+    size: usize,
+    _commit: bool,
+    allow_large: bool,
+    exclusive: bool,
+) -> (i32, ArenaId) {
+    let size = align_up(size, ARENA_BLOCK_SIZE);
+    let (p, memid) = os::alloc_aligned(size, ARENA_BLOCK_SIZE);
+    if p.is_null() {
+        return (ENOMEM, 0);
+    }
+    if allow_large && options::is_enabled(Opt::AllowLargeOsPages) {
+        // SAFETY: the fresh mapping is ours.
+        unsafe { prim::advise_huge(p, size) };
+    }
+    // SAFETY: fresh mapping owned by the arena from now on.
+    let id = unsafe { add(p, size, false, true, -1, exclusive, memid) };
+    if id == 0 {
+        // SAFETY: the mapping was not registered.
+        unsafe { os::free(&memid) };
+        return (ENOMEM, 0);
+    }
+    crate::mi_verbose!(
+        "reserved {} KiB memory{}",
+        size / 1024,
+        if _commit { "" } else { " (uncommitted)" }
+    );
+    (0, id)
+}
+
+/// Size of the next automatically reserved arena: `arena_reserve`, doubled for every 8
+/// arenas that exist (from 8 to 128).
+fn next_reserve_size() -> usize {
+    let mut size = options::get_size(Opt::ArenaReserve);
+    if size == 0 {
+        return 0;
+    }
+    let n = arena_count();
+    if (8..=128).contains(&n) {
+        size <<= (n / 8).min(16);
+    }
+    align_up(size, ARENA_BLOCK_SIZE)
+}
+
+unsafe fn try_alloc_in(arena: *mut Arena, blocks: usize) -> (*mut u8, MemId) {
+    let a = &*arena;
+    // Relaxed: a starting hint only.
+    let start = a.search_idx.load(Ordering::Relaxed);
+    let Some(idx) = bitmap::try_find_claim(a.inuse(), start, blocks) else {
+        return (ptr::null_mut(), MemId::none());
+    };
+    a.search_idx.store(idx / bitmap::BITS, Ordering::Relaxed);
+    // No purge may run on blocks we own now; fresh blocks read as zero.
+    bitmap::unclaim(a.purge(), idx, blocks);
+    let was_clean = !bitmap::is_any_claimed(a.dirty(), idx, blocks);
+    bitmap::claim(a.dirty(), idx, blocks);
+    let memid = MemId {
+        kind: MemKind::Arena,
+        arena_index: (a.id - 1) as usize,
+        block_index: idx,
+        block_count: blocks,
+        initially_zero: was_clean,
+        is_pinned: a.is_large,
+        ..MemId::none()
+    };
+    (a.block_start(idx), memid)
+}
+
+/// Allocate memory for a segment: from an arena when possible (sizes ≥ 16 MiB,
+/// alignment ≤ 32 MiB, no offset), reserving a new arena if all are full, else from the
+/// OS. `req_arena_id != 0` restricts the allocation to that arena.
+pub fn alloc_aligned(
+    size: usize,
+    alignment: usize,
+    align_offset: usize,
+    req_arena_id: ArenaId,
+) -> (*mut u8, MemId) {
+    let blocks = size.div_ceil(ARENA_BLOCK_SIZE);
+    let fits_arena = size >= ARENA_MIN_OBJ_SIZE
+        && alignment <= ARENA_BLOCK_SIZE
+        && align_offset == 0
+        && blocks <= bitmap::BITS;
+    if fits_arena {
+        if req_arena_id != 0 {
+            let i = (req_arena_id - 1) as usize;
+            if i < arena_count() {
+                let a = arena_at(i);
+                if !a.is_null() {
+                    // SAFETY: published arenas live for the process.
+                    let r = unsafe { try_alloc_in(a, blocks) };
+                    if !r.0.is_null() {
+                        return r;
+                    }
+                }
+            }
+            set_errno(ENOMEM);
+            return (ptr::null_mut(), MemId::none());
+        }
+        if !options::is_enabled(Opt::DisallowArenaAlloc) {
+            for round in 0..2 {
+                for i in 0..arena_count() {
+                    let a = arena_at(i);
+                    // SAFETY: published arenas live for the process.
+                    if a.is_null() || unsafe { (*a).exclusive } {
+                        continue;
+                    }
+                    // SAFETY: as above.
+                    let r = unsafe { try_alloc_in(a, blocks) };
+                    if !r.0.is_null() {
+                        return r;
+                    }
+                }
+                // All full: reserve a new arena (not while the C runtime is starting).
+                if round == 0 && !options::is_preloading() {
+                    let rsize = next_reserve_size();
+                    if rsize == 0 || arena_count() >= MAX_ARENAS - 4 || rsize < size {
+                        break;
+                    }
+                    let commit = match options::get(Opt::ArenaEagerCommit) {
+                        0 => false,
+                        1 => true,
+                        _ => prim::has_overcommit(),
+                    };
+                    let (err, _) = reserve_os_memory(rsize, commit, true, false);
+                    if err != 0 {
+                        break;
+                    }
+                } else {
+                    break;
+                }
+            }
+        }
+    } else if req_arena_id != 0 {
+        set_errno(ENOMEM);
+        return (ptr::null_mut(), MemId::none());
+    }
+    if options::is_enabled(Opt::DisallowOsAlloc) {
+        set_errno(ENOMEM);
+        return (ptr::null_mut(), MemId::none());
+    }
+    os::alloc_aligned_at(size, alignment, align_offset)
+}
+
+/// Return memory obtained from `alloc_aligned`.
+///
+/// # Safety
+/// `p`/`size`/`memid` must describe a live allocation from `alloc_aligned` that nothing
+/// uses any more.
+pub unsafe fn free(p: *mut u8, size: usize, memid: &MemId) {
+    match memid.kind {
+        MemKind::Os => os::free(memid),
+        MemKind::Arena => {
+            let a = arena_at(memid.arena_index);
+            if a.is_null() {
+                crate::mi_error!(
+                    EINVAL,
+                    "trying to free from an invalid arena: {:p}, size {}",
+                    p,
+                    size
+                );
+                return;
+            }
+            let a = &*a;
+            let (idx, blocks) = (memid.block_index, memid.block_count);
+            let delay = options::get(Opt::PurgeDelay) * options::get(Opt::ArenaPurgeMult);
+            if !a.is_large && delay >= 0 {
+                if delay == 0 || options::is_preloading() {
+                    // Purge while we still own the blocks.
+                    if os::purge(a.block_start(idx), blocks * ARENA_BLOCK_SIZE) {
+                        bitmap::unclaim(a.dirty(), idx, blocks);
+                    }
+                } else {
+                    bitmap::claim(a.purge(), idx, blocks);
+                    // Relaxed: a timestamp heuristic; a lost race only delays a purge.
+                    let now = prim::clock_now_ms();
+                    if a.purge_expire.load(Ordering::Relaxed) == 0 {
+                        a.purge_expire.store(now + delay, Ordering::Relaxed);
+                    }
+                }
+            }
+            if !bitmap::unclaim(a.inuse(), idx, blocks) {
+                crate::mi_error!(
+                    EAGAIN,
+                    "trying to free an already freed arena block: {:p}, size {}",
+                    p,
+                    size
+                );
+            }
+            try_purge_all(false);
+        }
+        MemKind::External | MemKind::None => {}
+    }
+}
+
+/// Purge the free blocks of all arenas whose delay expired (all with `force`). Only one
+/// thread purges at a time; each block is claimed while it is purged so no allocation
+/// can race with the purge.
+pub fn try_purge_all(force: bool) {
+    let now = prim::clock_now_ms();
+    // Acquire: enter the purge critical section after the previous purger left it.
+    if PURGE_GUARD
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        return;
+    }
+    for i in 0..arena_count() {
+        let a = arena_at(i);
+        if a.is_null() {
+            continue;
+        }
+        // SAFETY: published arenas live for the process.
+        let a = unsafe { &*a };
+        // Relaxed: see `free`.
+        let expire = a.purge_expire.load(Ordering::Relaxed);
+        if expire == 0 || (!force && now < expire) {
+            continue;
+        }
+        a.purge_expire.store(0, Ordering::Relaxed);
+        for idx in 0..a.block_count {
+            if !bitmap::is_any_claimed(a.purge(), idx, 1) {
+                continue;
+            }
+            // Claim the block so nobody allocates it while we purge.
+            if !bitmap::claim(a.inuse(), idx, 1) {
+                // In use again: the allocator clears the stale purge bit itself. Undo
+                // nothing (`claim` set a bit that was already set).
+                continue;
+            }
+            // SAFETY: we own the block (claimed above) and it holds no live data.
+            if unsafe { os::purge(a.block_start(idx), ARENA_BLOCK_SIZE) } {
+                bitmap::unclaim(a.dirty(), idx, 1);
+            }
+            bitmap::unclaim(a.purge(), idx, 1);
+            bitmap::unclaim(a.inuse(), idx, 1);
+        }
+    }
+    // Release: leave the critical section.
+    PURGE_GUARD.store(false, Ordering::Release);
+}
+
+/// Start and size of an arena (`mi_arena_area`).
+pub fn area(id: ArenaId) -> Option<(*mut u8, usize)> {
+    if id <= 0 || id as usize > arena_count() {
+        return None;
+    }
+    let a = arena_at(id as usize - 1);
+    if a.is_null() {
+        return None;
+    }
+    // SAFETY: published arenas live for the process.
+    let a = unsafe { &*a };
+    Some((a.start, a.size()))
+}
+
+/// Whether `p` lies inside any arena.
+pub fn contains(p: *const u8) -> bool {
+    (0..arena_count()).any(|i| {
+        let a = arena_at(i);
+        // SAFETY: published arenas live for the process.
+        !a.is_null()
+            && unsafe {
+                (p as usize) >= (*a).start as usize
+                    && (p as usize) < (*a).start as usize + (*a).size()
+            }
+    })
+}
+
+/// Unmap all arenas that came from the OS (process exit with `destroy_on_exit`).
+///
+/// # Safety
+/// No memory of any arena may be used afterwards.
+pub unsafe fn destroy_all() {
+    let n = arena_count();
+    for i in 0..n {
+        let a = ARENAS[i].swap(ptr::null_mut(), Ordering::AcqRel);
+        if a.is_null() {
+            continue;
+        }
+        if (*a).memid.kind == MemKind::Os {
+            os::free(&(*a).memid);
+        }
+        let meta_size = (*a).meta_size;
+        prim::munmap(a as *mut u8, meta_size);
+    }
+    ARENA_COUNT.store(0, Ordering::Release);
+}
+
+/// Register user memory as an arena (`mi_manage_os_memory_ex`). Returns the id, 0 if
+/// the area is too small, or −1 if the arena table is full.
+pub fn manage_os_memory(
+    start: *mut u8,
+    size: usize,
+    is_committed: bool,
+    is_large: bool,
+    is_zero: bool,
+    numa_node: i32,
+    exclusive: bool,
+) -> ArenaId {
+    if size < ARENA_BLOCK_SIZE || start.is_null() {
+        return 0;
+    }
+    if arena_count() >= MAX_ARENAS {
+        return -1;
+    }
+    if !is_committed {
+        // Make it accessible; our segments assume read-write memory.
+        // SAFETY: the caller hands this memory to us.
+        unsafe { prim::protect(start, size, true) };
+    }
+    // SAFETY: the caller hands this memory to us for good.
+    let id = unsafe {
+        add(
+            start,
+            size,
+            is_large,
+            is_zero,
+            numa_node.max(-1),
+            exclusive,
+            MemId {
+                is_pinned: is_large,
+                ..MemId::external()
+            },
+        )
+    };
+    if id == 0 && arena_count() >= MAX_ARENAS {
+        return -1;
+    }
+    id
+}
+
+/// Reserve `pages` 1 GiB huge pages (as one arena) on a NUMA node. Returns
+/// (0 or ENOMEM, arena id).
+pub fn reserve_huge_os_pages_at(
+    pages: usize,
+    numa_node: i32,
+    timeout_msecs: usize,
+    exclusive: bool,
+) -> (i32, ArenaId) {
+    if pages == 0 {
+        return (0, 0);
+    }
+    const GIB: usize = 1 << 30;
+    let start_time = prim::clock_now_ms();
+    let node = if numa_node < -1 { -1 } else { numa_node };
+    // Map the pages one by one at consecutive addresses; stop early on failure or time-out.
+    let size = pages * GIB;
+    // SAFETY: reserve address space only (no access), then map huge pages over it.
+    let base = prim::mmap(ptr::null_mut(), size + GIB, false);
+    if base.is_null() {
+        crate::mi_warning!("failed to reserve {} GiB huge pages", pages);
+        return (ENOMEM, 0);
+    }
+    let aligned = align_up(base as usize, GIB) as *mut u8;
+    let mut got = 0usize;
+    while got < pages {
+        let addr = aligned.wrapping_add(got * GIB);
+        let flags = libc::MAP_PRIVATE
+            | libc::MAP_ANONYMOUS
+            | libc::MAP_FIXED
+            | libc::MAP_HUGETLB
+            | (30 << libc::MAP_HUGE_SHIFT);
+        // SAFETY: MAP_FIXED over address space we reserved above.
+        let p = unsafe {
+            libc::mmap(
+                addr.cast(),
+                GIB,
+                libc::PROT_READ | libc::PROT_WRITE,
+                flags,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            break;
+        }
+        got += 1;
+        let elapsed = (prim::clock_now_ms() - start_time) as usize;
+        if timeout_msecs > 0
+            && (elapsed > timeout_msecs || elapsed / got * pages > 2 * timeout_msecs)
+        {
+            break;
+        }
+    }
+    // SAFETY: unmapping the unused parts of our own reservation.
+    unsafe {
+        let pre = aligned as usize - base as usize;
+        if pre > 0 {
+            prim::munmap(base, pre);
+        }
+        let used_end = aligned as usize + got * GIB;
+        let end = base as usize + size + GIB;
+        if end > used_end {
+            prim::munmap(used_end as *mut u8, end - used_end);
+        }
+    }
+    if got == 0 {
+        crate::mi_warning!("failed to reserve {} GiB huge pages", pages);
+        return (ENOMEM, 0);
+    }
+    crate::mi_verbose!(
+        "numa node {}: reserved {} GiB huge pages (of the {} GiB requested)",
+        node,
+        got,
+        pages
+    );
+    let memid = MemId {
+        kind: MemKind::Os,
+        os_base: aligned,
+        os_size: got * GIB,
+        is_pinned: true,
+        initially_zero: true,
+        ..MemId::none()
+    };
+    // SAFETY: the huge pages are ours for the life of the arena.
+    let id = unsafe { add(aligned, got * GIB, true, true, node, exclusive, memid) };
+    if id == 0 {
+        // SAFETY: not registered: give it back.
+        unsafe { prim::munmap(aligned, got * GIB) };
+        return (ENOMEM, 0);
+    }
+    (0, id)
+}
+
+/// Reserve huge pages spread over NUMA nodes.
+pub fn reserve_huge_os_pages_interleave(
+    pages: usize,
+    numa_nodes: usize,
+    timeout_msecs: usize,
+) -> i32 {
+    if pages == 0 {
+        return 0;
+    }
+    let nodes = if numa_nodes == 0 {
+        crate::stats::NUMA_NODE_COUNT.load(Ordering::Relaxed).max(1)
+    } else {
+        numa_nodes
+    };
+    let per = pages / nodes;
+    let rem = pages % nodes;
+    let node_timeout = if timeout_msecs == 0 {
+        0
+    } else {
+        timeout_msecs / nodes + 50
+    };
+    for node in 0..nodes {
+        let n = per + if node < rem { 1 } else { 0 };
+        if n == 0 {
+            continue;
+        }
+        let (err, _) = reserve_huge_os_pages_at(n, node as i32, node_timeout, false);
+        if err != 0 {
+            return err;
+        }
+    }
+    0
+}
+
+/// Print the arenas and their block bitmaps on the verbose channel.
+pub fn debug_show(show_inuse: bool, _show_abandoned: bool, show_purge: bool) {
+    let mut total_inuse = 0;
+    for i in 0..arena_count() {
+        let a = arena_at(i);
+        if a.is_null() {
+            continue;
+        }
+        // SAFETY: published arenas live for the process.
+        let a = unsafe { &*a };
+        crate::mi_verbose!(
+            "arena {}: {} blocks of size {}MiB (in {} fields) {}",
+            i,
+            a.block_count,
+            ARENA_BLOCK_SIZE / (1 << 20),
+            a.field_count,
+            if a.is_large { "(large)" } else { "" }
+        );
+        let rows: [(&str, &[AtomicUsize], bool); 2] = [
+            ("inuse", a.inuse(), show_inuse),
+            ("purge", a.purge(), show_purge),
+        ];
+        for (name, bits, show) in rows {
+            if !show {
+                continue;
+            }
+            let mut line = crate::output::StackBuf::<160>::new();
+            let mut count = 0;
+            for idx in 0..a.block_count {
+                let set = bitmap::is_claimed(bits, idx, 1);
+                if set {
+                    count += 1;
+                }
+                let _ = core::fmt::Write::write_char(&mut line, if set { 'x' } else { '.' });
+                if (idx + 1) % 64 == 0 || idx + 1 == a.block_count {
+                    crate::mi_verbose!("  {}", line.as_str());
+                    line.clear();
+                }
+            }
+            crate::mi_verbose!("  blocks {}: {}", name, count);
+            if name == "inuse" {
+                total_inuse += count;
+            }
+        }
+    }
+    if show_inuse {
+        crate::mi_verbose!("total inuse blocks    : {}", total_inuse);
+    }
+}

@@ -1,0 +1,347 @@
+//! Freeing: the local fast path (push on the page's `local_free`), the generic local
+//! path (full pages, aligned blocks), and the cross-thread path (one CAS on the page's
+//! `xthread_free`, or the owning heap's delayed list for full pages).
+
+use crate::heap::{self, Heap};
+use crate::page::{self, Block, Delayed, Page};
+use crate::segment::{self, Segment, SegmentKind};
+use crate::sync::{thread_id, Ordering};
+use crate::types::*;
+use core::ptr;
+
+/// `mi_free`.
+#[inline(always)]
+pub fn free(p: *mut u8) {
+    let seg = segment::ptr_segment(p);
+    if seg.is_null() {
+        return;
+    }
+    if DEBUG > 0 || SECURE >= 4 {
+        if !check_pointer(seg, p, "mi_free") {
+            return;
+        }
+    }
+    // SAFETY: `p` is (by the caller's contract) a block of ours, so `seg` is its live
+    // segment and the page lookup is in bounds.
+    unsafe {
+        let page = segment::page_of(seg, p);
+        // Relaxed: comparing with our own id; only we could have stored it.
+        let is_local = (*seg).thread_id.load(Ordering::Relaxed) == thread_id();
+        if is_local && (*page).flags == 0 {
+            free_block_local(page, p as *mut Block, true);
+        } else {
+            free_generic(seg, page, is_local, p);
+        }
+    }
+}
+
+/// Free a block of a page owned by the calling thread.
+#[inline(always)]
+unsafe fn free_block_local(page: *mut Page, block: *mut Block, check_full: bool) {
+    if (DEBUG > 0 || SECURE >= 4) && is_double_free(page, block) {
+        return;
+    }
+    if PADDING && !check_padding(page, block) {
+        return;
+    }
+    if DEBUG > 0 {
+        free_stats(page, block);
+        ptr::write_bytes(block as *mut u8, DEBUG_FREED, (*page).usable_block_size());
+    }
+    page::block_set_next(page, block, (*page).local_free);
+    (*page).local_free = block;
+    (*page).used -= 1;
+    if (*page).used == 0 {
+        page::retire(page);
+    } else if check_full && (*page).is_in_full() {
+        page::unfull(page);
+    }
+}
+
+/// Full pages, pages with aligned blocks, and frees from other threads.
+#[cold]
+#[inline(never)]
+unsafe fn free_generic(seg: *mut Segment, page: *mut Page, is_local: bool, p: *mut u8) {
+    let block = if (*page).has_aligned() || !is_local {
+        page_ptr_unalign(page, p)
+    } else {
+        p as *mut Block
+    };
+    if is_local {
+        free_block_local(page, block, true);
+    } else {
+        free_block_mt(seg, page, block);
+    }
+}
+
+/// The start of the block containing `p` (for interior pointers of aligned blocks).
+///
+/// # Safety
+/// `p` must point into a block of `page`.
+#[inline]
+pub unsafe fn page_ptr_unalign(page: *const Page, p: *const u8) -> *mut Block {
+    let diff = p as usize - (*page).page_start as usize;
+    let adjust = if (*page).block_size_shift != 0 {
+        diff & ((1usize << (*page).block_size_shift) - 1)
+    } else {
+        diff % (*page).block_size
+    };
+    p.sub(adjust) as *mut Block
+}
+
+/// A free from a thread that does not own the page.
+unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
+    // Free into an abandoned segment: try to take it over and free locally.
+    // Relaxed: a hint; `try_reclaim_on_free` claims under the abandoned-list lock.
+    if (*seg).thread_id.load(Ordering::Relaxed) == 0 {
+        let heap = crate::init::get_default_heap();
+        if heap::is_initialized(heap) && segment::try_reclaim_on_free(seg, heap) {
+            free_block_local(page, block, false);
+            return;
+        }
+    }
+    if PADDING && !check_padding(page, block) {
+        return;
+    }
+    if DEBUG > 0 {
+        free_stats(page, block);
+    }
+    if (*seg).kind == SegmentKind::Huge {
+        // Return the memory now; the owner frees the segment when it notices.
+        segment::huge_page_reset(page, block as *mut u8);
+    } else if DEBUG > 0 {
+        ptr::write_bytes(block as *mut u8, DEBUG_FREED, (*page).usable_block_size());
+    }
+    // Push on the page's thread-free list, or signal the owner through its heap.
+    // Relaxed: the CAS validates the snapshot.
+    let mut tf = (*page).xthread_free.load(Ordering::Relaxed);
+    let use_delayed = loop {
+        let delayed = tf & 3;
+        let (tfx, use_delayed) = if delayed == Delayed::UseDelayedFree as usize {
+            ((tf & !3) | Delayed::DelayedFreeing as usize, true)
+        } else {
+            page::block_set_next(page, block, (tf & !3) as *mut Block);
+            (block as usize | delayed, false)
+        };
+        // Release: the owner's acquiring exchange must see the link word we wrote.
+        match (*page).xthread_free.compare_exchange_weak(
+            tf,
+            tfx,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => break use_delayed,
+            Err(cur) => tf = cur,
+        }
+    };
+    if use_delayed {
+        // Acquire: the heap pointer was published with release by the owner.
+        let heap: *mut Heap = (*page).xheap.load(Ordering::Acquire);
+        if !heap.is_null() {
+            heap::push_delayed(heap, block);
+        }
+        // Back to NoDelayedFree: later remote frees go to the page list directly.
+        // Relaxed: the CAS validates.
+        let mut tf = (*page).xthread_free.load(Ordering::Relaxed);
+        loop {
+            let tfx = (tf & !3) | Delayed::NoDelayedFree as usize;
+            // Release: the owner waiting in `use_delayed_free` sees our push completed.
+            match (*page).xthread_free.compare_exchange_weak(
+                tf,
+                tfx,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break,
+                Err(cur) => tf = cur,
+            }
+        }
+    }
+}
+
+/// Free a block that another thread put on this thread's delayed list. Returns false if
+/// its page is busy (the block must be re-queued).
+///
+/// # Safety
+/// `block` must come from the caller's heap's delayed list.
+pub unsafe fn free_delayed_block(block: *mut Block) -> bool {
+    let seg = segment::ptr_segment(block as *const u8);
+    let page = segment::page_of(seg, block as *const u8);
+    // Make sure no remote free is using the heap's list for this page any more; then
+    // collect the page's thread-free list so `used` is exact before we free.
+    if !page::use_delayed_free(page, Delayed::UseDelayedFree, false) {
+        return false;
+    }
+    page::free_collect(page, false);
+    free_block_local(page, block, true);
+    true
+}
+
+// --- sizes -----------------------------------------------------------------------------------
+
+/// Usable bytes from `p` to the end of its block (byte-exact in padding builds).
+pub fn usable_size(p: *const u8) -> usize {
+    let seg = segment::ptr_segment(p);
+    if seg.is_null() {
+        return 0;
+    }
+    if (DEBUG > 0 || SECURE >= 4) && !check_pointer(seg, p as *mut u8, "mi_usable_size") {
+        return 0;
+    }
+    // SAFETY: `p` is a live block of ours (caller's contract).
+    unsafe {
+        let page = segment::page_of(seg, p);
+        let block = if (*page).has_aligned() {
+            page_ptr_unalign(page, p)
+        } else {
+            p as *mut Block
+        };
+        let adjust = p as usize - block as usize;
+        let size = if PADDING {
+            padded_size(page, block)
+        } else {
+            (*page).usable_block_size()
+        };
+        size.saturating_sub(adjust)
+    }
+}
+
+/// The requested size recorded in the padding trailer.
+unsafe fn padded_size(page: *const Page, block: *const Block) -> usize {
+    let bsize = (*page).usable_block_size();
+    let pad = ptr::read_unaligned((block as *const u8).add(bsize) as *const crate::alloc::Padding);
+    bsize - (pad.delta as usize).min(bsize)
+}
+
+/// Record a new requested size in a block's padding (in-place realloc shrink/growth).
+///
+/// # Safety
+/// `p` must be a live block of ours in a padding build.
+pub unsafe fn set_padding_size(p: *mut u8, _new_size: usize) {
+    // mimalloc keeps the old exact size after an in-place shrink; so do we.
+    let _ = p;
+}
+
+// --- checks (debug / secure) -------------------------------------------------------------
+
+/// Validate a pointer passed to free/usable_size: it must be in one of our segments
+/// (cookie check) and, in debug builds, word aligned.
+fn check_pointer(seg: *mut Segment, p: *mut u8, msg: &str) -> bool {
+    if DEBUG > 0 && (p as usize) & (INTPTR_SIZE - 1) != 0 {
+        crate::mi_error!(EINVAL, "{}: invalid (unaligned) pointer: {:p}", msg, p);
+        return false;
+    }
+    let valid = crate::segment_map::is_in_heap_region(p)
+        // SAFETY: the map says the segment is live, so its header is readable.
+        && unsafe { (*seg).cookie } == seg as usize ^ heap::main_cookie();
+    if !valid {
+        crate::mi_error!(
+            EINVAL,
+            "{}: pointer does not point to a valid heap space: {:p}",
+            msg,
+            p
+        );
+    }
+    valid
+}
+
+/// Double free detection: a block whose link word decodes to a plausible next block of
+/// the same page may be free already; search the page's lists to be sure.
+unsafe fn is_double_free(page: *const Page, block: *const Block) -> bool {
+    let n = page::ptr_decode(page as usize, (*block).next, &(*page).keys);
+    let plausible = n.is_null() || {
+        let seg = segment::ptr_segment(n as *const u8);
+        seg == segment::ptr_segment(block as *const u8)
+            && segment::page_of(seg, n as *const u8) == page as *mut Page
+    };
+    if !plausible {
+        return false;
+    }
+    if list_contains(page, (*page).free, block)
+        || list_contains(page, (*page).local_free, block)
+        // Relaxed: a diagnostic walk of our own page's remote list.
+        || list_contains(page, ((*page).xthread_free.load(Ordering::Relaxed) & !3) as *mut Block, block)
+    {
+        crate::mi_error!(
+            EAGAIN,
+            "double free detected of block {:p} with size {}",
+            block,
+            (*page).usable_block_size()
+        );
+        return true;
+    }
+    false
+}
+
+unsafe fn list_contains(page: *const Page, mut list: *mut Block, elem: *const Block) -> bool {
+    let mut n = 0u32;
+    while !list.is_null() && n <= (*page).capacity {
+        if list as *const Block == elem {
+            return true;
+        }
+        list = page::block_next(page, list);
+        n += 1;
+    }
+    false
+}
+
+/// Check the canary and fill bytes after the requested size.
+unsafe fn check_padding(page: *const Page, block: *const Block) -> bool {
+    let bsize = (*page).usable_block_size();
+    let pad = ptr::read_unaligned((block as *const u8).add(bsize) as *const crate::alloc::Padding);
+    let delta = pad.delta as usize;
+    let ok_canary = pad.canary == crate::alloc::padding_canary(page, block) && delta <= bsize;
+    let mut ok = ok_canary;
+    let mut req = bsize;
+    if ok {
+        req = bsize - delta;
+        let fill = delta.min(16);
+        for i in 0..fill {
+            if *(block as *const u8).add(req + i) != DEBUG_PADDING {
+                ok = false;
+                req += i;
+                break;
+            }
+        }
+    }
+    if !ok {
+        crate::mi_error!(
+            EFAULT,
+            "buffer overflow in heap block {:p} of size {}: write after {} bytes",
+            block,
+            bsize,
+            req
+        );
+    }
+    ok
+}
+
+unsafe fn free_stats(page: *const Page, block: *const Block) {
+    let heap = crate::init::get_default_heap();
+    if !heap::is_initialized(heap) {
+        return;
+    }
+    let stats = heap::tld_stats(heap);
+    let bsize = (*page).block_size;
+    if bsize <= MEDIUM_OBJ_SIZE_MAX {
+        stats.normal.decrease(bsize);
+        stats.normal_bins[crate::page_queue::bin(bsize)].decrease(1);
+    }
+    if PADDING {
+        stats.malloc.decrease(padded_size(page, block));
+    } else {
+        stats.malloc.decrease((*page).usable_block_size());
+    }
+}
+
+/// `mi_free_size`, `mi_free_aligned`: the size/alignment are checked in debug builds.
+pub fn free_size(p: *mut u8, size: usize) {
+    if DEBUG > 0 && !p.is_null() && size > usable_size(p) {
+        crate::mi_warning!(
+            "mi_free_size: size {} is larger than the usable size of block {:p}",
+            size,
+            p
+        );
+    }
+    free(p)
+}

@@ -1,0 +1,579 @@
+//! Heaps: the unit of allocation. Each thread has a backing heap (created lazily) and a
+//! default heap used by `malloc`; more heaps can be made with `mi_heap_new`. A heap owns
+//! pages in queues per size class; only its thread allocates from it, any thread frees.
+
+use crate::arena::ArenaId;
+use crate::output;
+use crate::page::{self, Block, Delayed, Page, PAGE_EMPTY};
+use crate::page_queue::{self, PageQueue};
+use crate::random::Random;
+use crate::segment::{self, SegmentsTld};
+use crate::stats::Stats;
+use crate::sync::{thread_id, AtomicPtr, Ordering, Racy};
+use crate::types::*;
+use core::ptr;
+
+/// Per-thread data shared by all heaps of a thread.
+#[repr(C)]
+pub struct Tld {
+    /// Counts slow-path entries; passed to the deferred-free hook.
+    pub heartbeat: u64,
+    /// Guards against re-entering the deferred-free hook.
+    pub recurse: bool,
+    pub heap_backing: *mut Heap,
+    /// All heaps of the thread, linked through `Heap::next`.
+    pub heaps: *mut Heap,
+    pub segments: SegmentsTld,
+    pub stats: Stats,
+}
+
+impl Tld {
+    pub const fn new() -> Tld {
+        Tld {
+            heartbeat: 0,
+            recurse: false,
+            heap_backing: ptr::null_mut(),
+            heaps: ptr::null_mut(),
+            segments: SegmentsTld::new(),
+            stats: Stats::new(),
+        }
+    }
+}
+
+/// A heap.
+///
+/// Invariants: `tld` is null only for the static empty heap; `pages[b]` holds pages
+/// whose block size maps to bin `b` (`BIN_HUGE`: large and huge pages, `BIN_FULL`:
+/// pages without free blocks); `pages_free_direct[w]` is the first page of the bin of
+/// word size `w` or the empty page; `page_count` is the number of pages in all queues;
+/// `thread_delayed_free` is a list (encoded with the heap's keys) of blocks other
+/// threads freed into this heap's full pages.
+#[repr(C)]
+pub struct Heap {
+    pub tld: *mut Tld,
+    pub thread_delayed_free: AtomicPtr<Block>,
+    pub thread_id: usize,
+    pub arena_id: ArenaId,
+    pub cookie: usize,
+    pub keys: [usize; 2],
+    pub random: Random,
+    pub page_count: usize,
+    pub page_retired_min: usize,
+    pub page_retired_max: usize,
+    pub next: *mut Heap,
+    /// Pages of this heap must not come from reclaimed segments (heaps that may be
+    /// destroyed, which would free other threads' blocks).
+    pub no_reclaim: bool,
+    pub tag: u8,
+    pub pages_free_direct: [*mut Page; PAGES_DIRECT],
+    pub pages: [PageQueue; BIN_FULL + 1],
+}
+
+impl Heap {
+    pub const fn empty() -> Heap {
+        Heap {
+            tld: ptr::null_mut(),
+            thread_delayed_free: AtomicPtr::new(ptr::null_mut()),
+            thread_id: 0,
+            arena_id: 0,
+            cookie: 0,
+            keys: [0, 0],
+            random: Random::empty(),
+            page_count: 0,
+            page_retired_min: 0,
+            page_retired_max: 0,
+            next: ptr::null_mut(),
+            no_reclaim: false,
+            tag: 0,
+            pages_free_direct: [PAGE_EMPTY.get(); PAGES_DIRECT],
+            pages: page_queue::queues_empty(),
+        }
+    }
+}
+
+/// The heap of threads that have not allocated yet: no pages, so every allocation takes
+/// the slow path, which sets the thread up. Never written.
+pub static HEAP_EMPTY: Racy<Heap> = Racy::new(Heap::empty());
+
+#[inline(always)]
+pub fn is_initialized(heap: *const Heap) -> bool {
+    heap != HEAP_EMPTY.get() as *const Heap && !heap.is_null()
+}
+
+/// The thread statistics of a heap.
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread.
+#[inline]
+pub unsafe fn tld_stats<'a>(heap: *mut Heap) -> &'a Stats {
+    &(*(*heap).tld).stats
+}
+
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread.
+#[inline]
+pub unsafe fn random_next(heap: *mut Heap) -> u64 {
+    (*heap).random.next()
+}
+
+/// The main heap's cookie, mixed into segment cookies.
+pub fn main_cookie() -> usize {
+    // SAFETY: the cookie is written once during main-heap initialisation, before any
+    // segment exists; reads race only with that single write.
+    unsafe { (*crate::init::HEAP_MAIN.get()).cookie }
+}
+
+/// Initialise a heap for the calling thread and link it into `tld`'s heap list.
+///
+/// # Safety
+/// `heap` must point to writable memory for a `Heap`; `tld` to the caller's thread data.
+pub unsafe fn init(heap: *mut Heap, tld: *mut Tld, arena_id: ArenaId, no_reclaim: bool, tag: u8) {
+    ptr::write(heap, Heap::empty());
+    (*heap).tld = tld;
+    (*heap).thread_id = thread_id();
+    (*heap).arena_id = arena_id;
+    (*heap).no_reclaim = no_reclaim;
+    (*heap).tag = tag;
+    let backing = (*tld).heap_backing;
+    if backing.is_null() || backing == heap {
+        (*heap).random.init();
+    } else {
+        (*heap).random = (*backing).random.split(heap as usize);
+    }
+    (*heap).cookie = (*heap).random.next() as usize | 1;
+    (*heap).keys[0] = (*heap).random.next() as usize;
+    (*heap).keys[1] = (*heap).random.next() as usize;
+    (*heap).next = (*tld).heaps;
+    (*tld).heaps = heap;
+}
+
+/// Forget all pages (after they were moved or freed).
+unsafe fn reset_pages(heap: *mut Heap) {
+    (*heap).pages_free_direct = [PAGE_EMPTY.get(); PAGES_DIRECT];
+    (*heap).pages = page_queue::queues_empty();
+    (*heap).page_count = 0;
+    (*heap).page_retired_min = 0;
+    (*heap).page_retired_max = 0;
+}
+
+// --- deferred work -------------------------------------------------------------------------
+
+/// Run the user's deferred-free hook (once per slow path and per collect).
+///
+/// # Safety
+/// `heap` must be the caller's initialised heap.
+pub unsafe fn deferred_free(heap: *mut Heap, force: bool) {
+    let tld = (*heap).tld;
+    (*tld).heartbeat += 1;
+    if let Some((hook, arg)) = output::deferred_free_hook() {
+        if !(*tld).recurse {
+            (*tld).recurse = true;
+            hook(force, (*tld).heartbeat, arg);
+            (*tld).recurse = false;
+        }
+    }
+}
+
+/// Free the blocks other threads put on the delayed list. Blocks whose page is busy
+/// (a concurrent delayed push) go back on the list. Returns true if all were freed.
+///
+/// # Safety
+/// `heap` must be the caller's initialised heap.
+pub unsafe fn delayed_free_partial(heap: *mut Heap) -> bool {
+    // Relaxed: a cheap emptiness check; the swap below synchronises.
+    if (*heap)
+        .thread_delayed_free
+        .load(Ordering::Relaxed)
+        .is_null()
+    {
+        return true;
+    }
+    // Acquire: see the link words written by the pushers before their release CAS.
+    let mut block = (*heap)
+        .thread_delayed_free
+        .swap(ptr::null_mut(), Ordering::Acquire);
+    let mut all = true;
+    while !block.is_null() {
+        let next = page::ptr_decode(heap as usize, (*block).next, &(*heap).keys);
+        if !crate::free::free_delayed_block(block) {
+            all = false;
+            push_delayed(heap, block);
+        }
+        block = next;
+    }
+    all
+}
+
+/// Push a block on a heap's delayed list (used by remote frees and to requeue).
+///
+/// # Safety
+/// `block` must be a block being freed into a page of `heap`.
+pub unsafe fn push_delayed(heap: *mut Heap, block: *mut Block) {
+    // Relaxed: the CAS validates.
+    let mut head = (*heap).thread_delayed_free.load(Ordering::Relaxed);
+    loop {
+        (*block).next = page::ptr_encode(heap as usize, head, &(*heap).keys);
+        // Release: publish the link word to the owner's acquiring swap.
+        match (*heap).thread_delayed_free.compare_exchange_weak(
+            head,
+            block,
+            Ordering::Release,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => return,
+            Err(cur) => head = cur,
+        }
+    }
+}
+
+/// # Safety
+/// `heap` must be the caller's initialised heap.
+pub unsafe fn delayed_free_all(heap: *mut Heap) {
+    while !delayed_free_partial(heap) {
+        crate::sync::yield_now();
+    }
+}
+
+// --- collection ------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Collect {
+    Normal,
+    Force,
+    /// Thread exit: pages with live blocks are abandoned.
+    Abandon,
+}
+
+/// Visit every page of every queue; the visitor may unlink the page it is given.
+unsafe fn for_each_page(
+    heap: *mut Heap,
+    mut f: impl FnMut(*mut PageQueue, *mut Page) -> bool,
+) -> bool {
+    for b in 0..=BIN_FULL {
+        let pq: *mut PageQueue = &mut (*heap).pages[b];
+        let mut page = (*pq).first;
+        while !page.is_null() {
+            let next = (*page).next;
+            if !f(pq, page) {
+                return false;
+            }
+            page = next;
+        }
+    }
+    true
+}
+
+/// Free what can be freed: retired pages, empty pages, pending purges; on thread exit
+/// abandon the rest.
+///
+/// # Safety
+/// `heap` must be a heap of the calling thread.
+pub unsafe fn collect_ex(heap: *mut Heap, mode: Collect) {
+    if !is_initialized(heap) {
+        return;
+    }
+    let force = mode != Collect::Normal;
+    let tld = (*heap).tld;
+    deferred_free(heap, force);
+
+    // The main thread's backing heap takes over all abandoned segments on a forced
+    // collect, so their empty pages can be released.
+    if force && heap == (*tld).heap_backing && crate::init::is_main_thread() && !(*heap).no_reclaim
+    {
+        segment::reclaim_all(heap);
+    }
+    if mode == Collect::Abandon {
+        // No more remote frees via the heap's delayed list from here on.
+        for_each_page(heap, |_, page| {
+            page::use_delayed_free(page, Delayed::NeverDelayedFree, false);
+            true
+        });
+    }
+    delayed_free_all(heap);
+    page::collect_retired(heap, force);
+    for_each_page(heap, |pq, page| {
+        page::free_collect(page, force);
+        if (*page).all_free() {
+            page::free_page(page, pq, force);
+        } else if mode == Collect::Abandon {
+            page_queue::remove(heap, pq, page);
+            segment::page_abandon(page, tld);
+        }
+        true
+    });
+    if force {
+        segment::collect_purges(tld, true);
+    }
+    crate::arena::try_purge_all(force);
+}
+
+/// # Safety
+/// `heap` must be a heap of the calling thread.
+pub unsafe fn collect(heap: *mut Heap, force: bool) {
+    collect_ex(
+        heap,
+        if force {
+            Collect::Force
+        } else {
+            Collect::Normal
+        },
+    );
+}
+
+// --- first-class heaps -----------------------------------------------------------------------
+
+/// The calling thread's backing heap (initialising the thread if needed).
+pub fn get_backing() -> *mut Heap {
+    let heap = crate::init::heap_get_default();
+    if !is_initialized(heap) {
+        return heap;
+    }
+    // SAFETY: an initialised heap has a valid tld.
+    unsafe { (*(*heap).tld).heap_backing }
+}
+
+/// Create a new heap for the calling thread, optionally restricted to one arena.
+pub fn new_in_arena(arena_id: ArenaId) -> *mut Heap {
+    let backing = get_backing();
+    if !is_initialized(backing) {
+        return ptr::null_mut();
+    }
+    // The descriptor is an ordinary block of the backing heap.
+    // SAFETY: `backing` is the caller's initialised heap.
+    unsafe {
+        let heap = crate::alloc::heap_malloc_zero(backing, core::mem::size_of::<Heap>(), false)
+            as *mut Heap;
+        if heap.is_null() {
+            return ptr::null_mut();
+        }
+        init(heap, (*backing).tld, arena_id, true, 0);
+        heap
+    }
+}
+
+/// Unlink a (non-backing) heap from its thread and free its descriptor.
+unsafe fn heap_free(heap: *mut Heap) {
+    let tld = (*heap).tld;
+    let backing = (*tld).heap_backing;
+    if heap == backing {
+        return;
+    }
+    if crate::init::get_default_heap() == heap {
+        crate::init::set_default_heap(backing);
+    }
+    // Unlink from the thread's list.
+    let mut prev: *mut Heap = ptr::null_mut();
+    let mut cur = (*tld).heaps;
+    while !cur.is_null() && cur != heap {
+        prev = cur;
+        cur = (*cur).next;
+    }
+    if cur == heap {
+        if prev.is_null() {
+            (*tld).heaps = (*heap).next;
+        } else {
+            (*prev).next = (*heap).next;
+        }
+    }
+    crate::free::free(heap as *mut u8);
+}
+
+/// Move all pages (and their live blocks) of `from` into `heap`.
+unsafe fn absorb(heap: *mut Heap, from: *mut Heap) {
+    if (*from).page_count == 0 {
+        delayed_free_all(from);
+        return;
+    }
+    delayed_free_partial(from);
+    for b in 0..=BIN_FULL {
+        let pq: *mut PageQueue = &mut (*heap).pages[b];
+        let append: *mut PageQueue = &mut (*from).pages[b];
+        let n = page_queue::append(heap, pq, append);
+        (*heap).page_count += n;
+    }
+    // Blocks that were pushed on the old heap's list meanwhile.
+    delayed_free_all(from);
+    reset_pages(from);
+}
+
+/// Delete a heap; its live blocks move to the backing heap and stay valid.
+///
+/// # Safety
+/// `heap` must be a heap created by the calling thread (or null).
+pub unsafe fn delete(heap: *mut Heap) {
+    if !is_initialized(heap) {
+        return;
+    }
+    let backing = (*(*heap).tld).heap_backing;
+    if heap == backing {
+        return; // the backing heap is never deleted
+    }
+    absorb(backing, heap);
+    heap_free(heap);
+}
+
+/// Destroy a heap and free all its blocks at once.
+///
+/// # Safety
+/// `heap` must be a heap created by the calling thread (or null); its blocks must not
+/// be used afterwards.
+pub unsafe fn destroy(heap: *mut Heap) {
+    if !is_initialized(heap) {
+        return;
+    }
+    if !(*heap).no_reclaim {
+        // It may hold reclaimed pages of other threads: keep their blocks alive.
+        delete(heap);
+        return;
+    }
+    let tld = (*heap).tld;
+    delayed_free_all(heap);
+    for_each_page(heap, |_, page| {
+        page::use_delayed_free(page, Delayed::NeverDelayedFree, false);
+        (*page).used = 0;
+        (*page).next = ptr::null_mut();
+        (*page).prev = ptr::null_mut();
+        page::set_heap(page, ptr::null_mut());
+        segment::page_free(page, false, tld);
+        true
+    });
+    reset_pages(heap);
+    heap_free(heap);
+}
+
+/// Make `heap` the default heap of the calling thread; returns the previous one.
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread.
+pub unsafe fn set_default(heap: *mut Heap) -> *mut Heap {
+    if !is_initialized(heap) {
+        return ptr::null_mut();
+    }
+    let old = crate::init::heap_get_default();
+    crate::init::set_default_heap(heap);
+    old
+}
+
+/// Whether `p` is the start of (or inside) a block of one of `heap`'s pages.
+///
+/// # Safety
+/// `heap` must be a heap of the calling thread.
+pub unsafe fn contains_block(heap: *mut Heap, p: *const u8) -> bool {
+    if !is_initialized(heap) || p.is_null() || !crate::segment_map::is_in_heap_region(p) {
+        return false;
+    }
+    let seg = segment::ptr_segment(p);
+    let page = segment::page_of(seg, p);
+    (*page).block_size > 1 && (*page).heap() == heap
+}
+
+/// Whether `p` points at a block (start) of `heap` (walks the heap's pages).
+///
+/// # Safety
+/// `heap` must be a heap of the calling thread.
+pub unsafe fn check_owned(heap: *mut Heap, p: *const u8) -> bool {
+    if !is_initialized(heap) || p.is_null() || (p as usize) & (INTPTR_SIZE - 1) != 0 {
+        return false;
+    }
+    let mut found = false;
+    for_each_page(heap, |_, page| {
+        let start = (*page).page_start as usize;
+        let end = start + (*page).capacity as usize * (*page).block_size;
+        let a = p as usize;
+        if a >= start && a < end {
+            found = (a - start) % (*page).block_size == 0 || (*page).is_huge;
+            return false;
+        }
+        true
+    });
+    found
+}
+
+// --- heap walking ----------------------------------------------------------------------------
+
+/// One page of a heap as seen by a heap walk (`mi_heap_area_t`).
+pub struct Area {
+    pub blocks: *mut u8,
+    pub reserved: usize,
+    pub committed: usize,
+    /// Number of live blocks.
+    pub used: usize,
+    /// Usable block size (without padding).
+    pub block_size: usize,
+    pub full_block_size: usize,
+}
+
+/// Visit every page of `heap` (and, with `all_blocks`, every live block in it). The
+/// visitor gets the area with a null block once per page, then each live block; it
+/// returns false to stop. Returns false if stopped or if the heap has no pages.
+///
+/// # Safety
+/// `heap` must be a heap of the calling thread (or null).
+pub unsafe fn visit_blocks(
+    heap: *mut Heap,
+    all_blocks: bool,
+    visitor: &mut dyn FnMut(*const Heap, &Area, *mut u8, usize) -> bool,
+) -> bool {
+    if !is_initialized(heap) || (*heap).page_count == 0 {
+        return false;
+    }
+    for_each_page(heap, |_, page| {
+        page::free_collect(page, true);
+        let bsize = (*page).block_size;
+        let area = Area {
+            blocks: (*page).page_start,
+            reserved: (*page).reserved as usize * bsize,
+            committed: (*page).capacity as usize * bsize,
+            used: (*page).used as usize,
+            block_size: (*page).usable_block_size(),
+            full_block_size: bsize,
+        };
+        if !visitor(heap, &area, ptr::null_mut(), area.block_size) {
+            return false;
+        }
+        if all_blocks && (*page).used > 0 {
+            return visit_page_blocks(heap, page, &area, visitor);
+        }
+        true
+    })
+}
+
+/// Visit the live blocks of a page: mark the free ones in a bitmap, then report the rest.
+unsafe fn visit_page_blocks(
+    heap: *mut Heap,
+    page: *mut Page,
+    area: &Area,
+    visitor: &mut dyn FnMut(*const Heap, &Area, *mut u8, usize) -> bool,
+) -> bool {
+    let bsize = (*page).block_size;
+    let capacity = (*page).capacity as usize;
+    if capacity == 1 {
+        return visitor(heap, area, (*page).page_start, area.block_size);
+    }
+    // At most 64 KiB / 8 B blocks in a page of small blocks.
+    const MAX_BLOCKS: usize = SMALL_PAGE_SIZE / INTPTR_SIZE;
+    let mut free_map = [0usize; MAX_BLOCKS / usize::BITS as usize];
+    if capacity > MAX_BLOCKS {
+        return true;
+    }
+    let start = (*page).page_start as usize;
+    let mut block = (*page).free;
+    let mut n = 0;
+    while !block.is_null() && n <= capacity {
+        let idx = (block as usize - start) / bsize;
+        if idx < capacity {
+            free_map[idx / 64] |= 1 << (idx % 64);
+        }
+        block = page::block_next(page, block);
+        n += 1;
+    }
+    for idx in 0..capacity {
+        if free_map[idx / 64] & (1 << (idx % 64)) == 0 {
+            let b = (start + idx * bsize) as *mut u8;
+            if !visitor(heap, area, b, area.block_size) {
+                return false;
+            }
+        }
+    }
+    true
+}

@@ -1,0 +1,232 @@
+//! OS memory policy on top of `prim`: aligned mappings, commit/purge decisions, the
+//! rounding of large requests, and the accounting of reserved and committed memory.
+
+use crate::options::{self, Opt};
+use crate::prim;
+use crate::stats::STATS_MAIN;
+use crate::types::*;
+use core::ptr;
+
+/// Where a piece of memory came from, so it can be returned the same way.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MemKind {
+    /// Nothing (a failed allocation).
+    None,
+    /// A mapping of its own: `base`/`size` describe the whole mapping (which may be larger
+    /// than the aligned part handed out).
+    Os,
+    /// Blocks of an arena.
+    Arena,
+    /// Memory provided by the user or static storage: never unmapped.
+    External,
+}
+
+/// Provenance of a memory range (mimalloc's `mi_memid_t`).
+#[derive(Clone, Copy, Debug)]
+pub struct MemId {
+    pub kind: MemKind,
+    /// `Os`: the start and size of the whole mapping.
+    pub os_base: *mut u8,
+    pub os_size: usize,
+    /// `Arena`: the arena index and the first block.
+    pub arena_index: usize,
+    pub block_index: usize,
+    pub block_count: usize,
+    /// Reads of the range see zeros.
+    pub initially_zero: bool,
+    /// Never purged (large OS pages or user memory that must stay).
+    pub is_pinned: bool,
+}
+
+impl MemId {
+    pub const fn none() -> MemId {
+        MemId {
+            kind: MemKind::None,
+            os_base: ptr::null_mut(),
+            os_size: 0,
+            arena_index: 0,
+            block_index: 0,
+            block_count: 0,
+            initially_zero: false,
+            is_pinned: false,
+        }
+    }
+    pub const fn external() -> MemId {
+        MemId {
+            kind: MemKind::External,
+            ..MemId::none()
+        }
+    }
+}
+
+/// Round a large request up to a granularity that keeps fragmentation of the address
+/// space low: 4 KiB below 512 KiB, then 64 KiB, 256 KiB, 1 MiB and 4 MiB steps.
+pub fn good_alloc_size(size: usize) -> usize {
+    let align = if size < 512 * 1024 {
+        prim::page_size()
+    } else if size < 2 * 1024 * 1024 {
+        64 * 1024
+    } else if size < 8 * 1024 * 1024 {
+        256 * 1024
+    } else if size < 32 * 1024 * 1024 {
+        1024 * 1024
+    } else {
+        4 * 1024 * 1024
+    };
+    if size >= usize::MAX - align {
+        return size; // overflow: let the caller fail on it
+    }
+    align_up(size, align)
+}
+
+/// Map `size` bytes aligned to `alignment` (a power of two), committed.
+/// Returns null and sets errno to ENOMEM on failure.
+pub fn alloc_aligned(size: usize, alignment: usize) -> (*mut u8, MemId) {
+    alloc_aligned_at(size, alignment, 0)
+}
+
+/// Map `size` bytes such that `p + offset` is aligned to `alignment` (a power of two);
+/// `p` itself is page aligned. Returns null and sets errno to ENOMEM on failure.
+pub fn alloc_aligned_at(size: usize, alignment: usize, offset: usize) -> (*mut u8, MemId) {
+    let ps = prim::page_size();
+    let alignment = alignment.max(ps);
+    debug_assert!(is_power_of_two(alignment) && offset % ps == 0);
+    let size = align_up(size, ps);
+    if size == 0 || size > (isize::MAX as usize) / 2 - alignment {
+        set_errno(ENOMEM);
+        return (ptr::null_mut(), MemId::none());
+    }
+    if options::get(Opt::DisallowOsAlloc) != 0 {
+        set_errno(ENOMEM);
+        return (ptr::null_mut(), MemId::none());
+    }
+    // First try: the kernel often hands out suitably aligned addresses for large sizes.
+    let p = prim::mmap(ptr::null_mut(), size, true);
+    if p.is_null() {
+        return os_fail(size);
+    }
+    let aligned = if (p as usize + offset) & (alignment - 1) == 0 {
+        p
+    } else {
+        // Over-allocate and trim both ends so only the aligned part stays mapped.
+        // SAFETY: `p` is the mapping we just made.
+        unsafe { prim::munmap(p, size) };
+        let over = size + alignment;
+        let q = prim::mmap(ptr::null_mut(), over, true);
+        if q.is_null() {
+            return os_fail(over);
+        }
+        let aligned = (align_up(q as usize + offset, alignment) - offset) as *mut u8;
+        let aligned = if (aligned as usize) < q as usize {
+            aligned.wrapping_add(alignment)
+        } else {
+            aligned
+        };
+        let pre = aligned as usize - q as usize;
+        let post = over - pre - size;
+        // SAFETY: both trimmed ranges lie inside the fresh mapping `q` and are unused.
+        unsafe {
+            if pre > 0 {
+                prim::munmap(q, pre);
+            }
+            if post > 0 {
+                prim::munmap(aligned.add(size), post);
+            }
+        }
+        aligned
+    };
+    STATS_MAIN.mmap_calls.increase(1);
+    STATS_MAIN.reserved.increase(size);
+    STATS_MAIN.committed.increase(size);
+    let memid = MemId {
+        kind: MemKind::Os,
+        os_base: aligned,
+        os_size: size,
+        initially_zero: true,
+        ..MemId::none()
+    };
+    (aligned, memid)
+}
+
+#[cold]
+fn os_fail(size: usize) -> (*mut u8, MemId) {
+    let err = get_errno();
+    crate::mi_warning!(
+        "unable to allocate OS memory (error: {} (0x{:x}), size: 0x{:x} bytes)",
+        err,
+        err,
+        size
+    );
+    set_errno(ENOMEM);
+    (ptr::null_mut(), MemId::none())
+}
+
+/// Return an `Os` mapping.
+///
+/// # Safety
+/// `memid` must describe a live mapping from `alloc_aligned` that nothing uses.
+pub unsafe fn free(memid: &MemId) {
+    if memid.kind != MemKind::Os {
+        return;
+    }
+    // SAFETY: per the contract the mapping is ours and unused.
+    let err = unsafe { prim::munmap(memid.os_base, memid.os_size) };
+    if err != 0 {
+        crate::mi_warning!(
+            "unable to free OS memory (error: {}, address: {:p}, size: 0x{:x} bytes)",
+            err,
+            memid.os_base,
+            memid.os_size
+        );
+    }
+    STATS_MAIN.reserved.decrease(memid.os_size);
+    STATS_MAIN.committed.decrease(memid.os_size);
+}
+
+/// Return the physical memory of an unused range to the OS, by decommit
+/// (`MADV_DONTNEED`, reads see zeros afterwards) or by reset (`MADV_FREE`) as the
+/// `purge_decommits` option says. Returns true if the range now reads as zeros.
+///
+/// # Safety
+/// The range must be owned, hold no live data, and lie in read-write memory.
+pub unsafe fn purge(p: *mut u8, size: usize) -> bool {
+    let ps = prim::page_size();
+    // Only whole OS pages inside the range.
+    let start = align_up(p as usize, ps);
+    let end = align_down(p as usize + size, ps);
+    if end <= start {
+        return false;
+    }
+    let (start, len) = (start as *mut u8, end - start);
+    STATS_MAIN.purge_calls.increase(1);
+    STATS_MAIN.purged.increase(len);
+    if options::get(Opt::PurgeDecommits) != 0 && !options::is_preloading() {
+        STATS_MAIN.commit_calls.increase(0);
+        // SAFETY: per the contract.
+        let err = unsafe { prim::decommit(start, len) };
+        if err != 0 {
+            crate::mi_warning!(
+                "cannot decommit OS memory (error: {}, address: {:p}, size: 0x{:x} bytes)",
+                err,
+                start,
+                len
+            );
+            return false;
+        }
+        true
+    } else {
+        STATS_MAIN.reset_calls.increase(1);
+        STATS_MAIN.reset.increase(len);
+        // SAFETY: per the contract.
+        let err = unsafe { prim::reset(start, len) };
+        if err != 0 {
+            crate::mi_warning!(
+                "cannot reset OS memory (error: {}, address: {:p}, size: 0x{:x} bytes)",
+                err,
+                start,
+                len
+            );
+        }
+        false
+    }
+}

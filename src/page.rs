@@ -1,0 +1,794 @@
+//! Pages: spans of slices holding blocks of one size, with three free lists.
+//!
+//! * `free`: what malloc pops from (the fast path);
+//! * `local_free`: blocks freed by the owning thread; moved to `free` only when `free`
+//!   runs dry, so the slow path runs at a regular rate and can do deferred work;
+//! * `xthread_free`: an atomic LIFO that other threads push to with one CAS; its low two
+//!   bits hold the page's delayed-free state (`Delayed`).
+//!
+//! The page descriptor lives in its segment's header, not in the page memory.
+
+use crate::heap::Heap;
+use crate::page_queue::{self, PageQueue};
+use crate::segment;
+use crate::sync::{AtomicPtr, AtomicUsize, Ordering, Racy};
+use crate::types::*;
+use core::ptr;
+
+/// A free block: its first word links to the next free block (encoded in secure/debug
+/// builds).
+#[repr(C)]
+pub struct Block {
+    pub next: usize,
+}
+
+/// Delayed-free state of a page, kept in the low bits of `xthread_free`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[repr(usize)]
+pub enum Delayed {
+    /// The next remote free goes to the owning heap's delayed list (so a full page is
+    /// noticed by its owner).
+    UseDelayedFree = 0,
+    /// A remote free is pushing onto the heap's delayed list right now.
+    DelayedFreeing = 1,
+    /// Remote frees go to the page's own list.
+    NoDelayedFree = 2,
+    /// Like `NoDelayedFree`, and sticky: the page is abandoned or being destroyed.
+    NeverDelayedFree = 3,
+}
+
+const DELAYED_MASK: usize = 3;
+
+#[inline(always)]
+fn tf_block(tf: usize) -> *mut Block {
+    (tf & !DELAYED_MASK) as *mut Block
+}
+#[inline(always)]
+fn tf_delayed(tf: usize) -> Delayed {
+    match tf & DELAYED_MASK {
+        0 => Delayed::UseDelayedFree,
+        1 => Delayed::DelayedFreeing,
+        2 => Delayed::NoDelayedFree,
+        _ => Delayed::NeverDelayedFree,
+    }
+}
+#[inline(always)]
+fn tf_make(block: *mut Block, d: Delayed) -> usize {
+    block as usize | d as usize
+}
+
+pub const FLAG_IN_FULL: u8 = 1;
+pub const FLAG_HAS_ALIGNED: u8 = 2;
+
+/// A page descriptor; also a slice descriptor of its segment (`mi_slice_t`).
+///
+/// Invariants (for a page in use, `block_size > 0`):
+/// * `capacity <= reserved`, `used <= capacity`; the blocks `0..capacity` from
+///   `page_start` are either in use, on one of the three free lists, or (secure) never
+///   handed out; blocks beyond `capacity` were never touched;
+/// * `used` counts blocks not on `free`/`local_free`, including blocks on the
+///   thread-free list (they are subtracted when collected);
+/// * `xheap` is the owning heap, or null while the page is abandoned;
+/// * `flags & FLAG_IN_FULL` iff the page is linked in its heap's full queue;
+/// * for a free span `block_size == 0`; slices after the first of a span or page have
+///   `slice_count == 0` and `slice_offset` = byte distance back to the first.
+#[repr(C)]
+pub struct Page {
+    pub slice_count: u32,
+    pub slice_offset: u32,
+    pub is_committed: bool,
+    /// The page memory was zero when the page was (re)initialised.
+    pub is_zero_init: bool,
+    pub is_huge: bool,
+    pub flags: u8,
+    /// The blocks on `free` are zero apart from their link word.
+    pub free_is_zero: bool,
+    pub retire_expire: u8,
+    pub block_size_shift: u8,
+    pub heap_tag: u8,
+    pub capacity: u32,
+    pub reserved: u32,
+    pub used: u32,
+    pub free: *mut Block,
+    pub local_free: *mut Block,
+    /// Size of each block in bytes; 0 for a free span.
+    pub block_size: usize,
+    pub page_start: *mut u8,
+    pub keys: [usize; 2],
+    pub xthread_free: AtomicUsize,
+    pub xheap: AtomicPtr<Heap>,
+    pub next: *mut Page,
+    pub prev: *mut Page,
+}
+
+impl Page {
+    pub const fn empty() -> Page {
+        Page {
+            slice_count: 0,
+            slice_offset: 0,
+            is_committed: false,
+            is_zero_init: false,
+            is_huge: false,
+            flags: 0,
+            free_is_zero: false,
+            retire_expire: 0,
+            block_size_shift: 0,
+            heap_tag: 0,
+            capacity: 0,
+            reserved: 0,
+            used: 0,
+            free: ptr::null_mut(),
+            local_free: ptr::null_mut(),
+            block_size: 0,
+            page_start: ptr::null_mut(),
+            keys: [0, 0],
+            xthread_free: AtomicUsize::new(0),
+            xheap: AtomicPtr::new(ptr::null_mut()),
+            next: ptr::null_mut(),
+            prev: ptr::null_mut(),
+        }
+    }
+
+    #[inline(always)]
+    pub fn is_in_full(&self) -> bool {
+        self.flags & FLAG_IN_FULL != 0
+    }
+    #[inline(always)]
+    pub fn set_in_full(&mut self, b: bool) {
+        if b {
+            self.flags |= FLAG_IN_FULL
+        } else {
+            self.flags &= !FLAG_IN_FULL
+        }
+    }
+    #[inline(always)]
+    pub fn has_aligned(&self) -> bool {
+        self.flags & FLAG_HAS_ALIGNED != 0
+    }
+    #[inline(always)]
+    pub fn set_has_aligned(&mut self, b: bool) {
+        if b {
+            self.flags |= FLAG_HAS_ALIGNED
+        } else {
+            self.flags &= !FLAG_HAS_ALIGNED
+        }
+    }
+    #[inline(always)]
+    pub fn all_free(&self) -> bool {
+        self.used == 0
+    }
+    #[inline(always)]
+    pub fn immediate_available(&self) -> bool {
+        !self.free.is_null()
+    }
+    /// Usable bytes of a block (the block size less the padding trailer).
+    #[inline(always)]
+    pub fn usable_block_size(&self) -> usize {
+        self.block_size - PADDING_SIZE
+    }
+    #[inline(always)]
+    pub fn heap(&self) -> *mut Heap {
+        // Relaxed: only the owning thread reads this on its own pages; cross-thread
+        // readers use `xheap.load(Acquire)` directly.
+        self.xheap.load(Ordering::Relaxed)
+    }
+    /// The thread-free list's delayed state.
+    #[inline]
+    pub fn thread_free_flag(&self) -> Delayed {
+        // Relaxed: a snapshot; the owner re-checks under CAS where it matters.
+        tf_delayed(self.xthread_free.load(Ordering::Relaxed))
+    }
+}
+
+/// The page every empty heap's direct table points to: it never has a free block, so the
+/// fast path falls into the slow path, which initialises the thread.
+pub static PAGE_EMPTY: Racy<Page> = Racy::new(Page::empty());
+
+/// Set the owning heap of a page.
+///
+/// # Safety
+/// `page` must be owned by the calling thread.
+#[inline]
+pub unsafe fn set_heap(page: *mut Page, heap: *mut Heap) {
+    // Release: a remote free that loads the heap with Acquire sees the heap initialised.
+    (*page).xheap.store(heap, Ordering::Release);
+    if !heap.is_null() {
+        (*page).heap_tag = (*heap).tag;
+    }
+}
+
+// --- free-list encoding -------------------------------------------------------------------
+
+/// Encode a free-list link. With `ENCODE_FREELIST` the stored word is
+/// `rotl(p ^ k1, k0) + k0`, and null is represented by `null_marker` (the page address)
+/// so that a list terminator is not a constant an attacker can forge.
+#[inline(always)]
+pub fn ptr_encode(null_marker: usize, p: *mut Block, keys: &[usize; 2]) -> usize {
+    if ENCODE_FREELIST {
+        let x = if p.is_null() { null_marker } else { p as usize };
+        (x ^ keys[1])
+            .rotate_left((keys[0] & 63) as u32)
+            .wrapping_add(keys[0])
+    } else {
+        p as usize
+    }
+}
+
+#[inline(always)]
+pub fn ptr_decode(null_marker: usize, x: usize, keys: &[usize; 2]) -> *mut Block {
+    if ENCODE_FREELIST {
+        let p = x.wrapping_sub(keys[0]).rotate_right((keys[0] & 63) as u32) ^ keys[1];
+        if p == null_marker {
+            ptr::null_mut()
+        } else {
+            p as *mut Block
+        }
+    } else {
+        x as *mut Block
+    }
+}
+
+/// The next block of a page's free list.
+///
+/// # Safety
+/// `block` must be a free block of `page`.
+#[inline(always)]
+pub unsafe fn block_next(page: *const Page, block: *const Block) -> *mut Block {
+    let next = ptr_decode(page as usize, (*block).next, &(*page).keys);
+    if ENCODE_FREELIST && !next.is_null() && !is_in_same_page(block as *const u8, next as *const u8)
+    {
+        block_next_corrupted(page, block, next);
+        return ptr::null_mut();
+    }
+    next
+}
+
+#[cold]
+#[inline(never)]
+fn block_next_corrupted(page: *const Page, block: *const Block, next: *mut Block) {
+    // SAFETY: `page` is a live page (caller's contract).
+    let bs = unsafe { (*page).block_size };
+    crate::mi_error!(
+        EFAULT,
+        "corrupted free list entry of size {}b at {:p}: value 0x{:x}",
+        bs,
+        block,
+        next as usize
+    );
+}
+
+/// # Safety
+/// `block` must be a block of `page` that is not in use.
+#[inline(always)]
+pub unsafe fn block_set_next(page: *const Page, block: *mut Block, next: *mut Block) {
+    (*block).next = ptr_encode(page as usize, next, &(*page).keys);
+}
+
+/// Whether two addresses lie in the same page (used to validate decoded links).
+fn is_in_same_page(p: *const u8, q: *const u8) -> bool {
+    let seg = segment::ptr_segment(p);
+    if seg != segment::ptr_segment(q) || seg.is_null() {
+        return false;
+    }
+    // SAFETY: `p` lies in a live segment; both pointers map into its slice table.
+    unsafe { segment::page_of(seg, p) == segment::page_of(seg, q) }
+}
+
+// --- page setup ------------------------------------------------------------------------------
+
+/// Initialise a fresh page (just taken from a segment) for blocks of `block_size` and
+/// give it its first free blocks.
+///
+/// # Safety
+/// `page` must be a page just allocated by `segment::page_alloc` for `heap`'s thread.
+pub unsafe fn init(heap: *mut Heap, page: *mut Page, block_size: usize) {
+    let seg = segment::page_segment(page);
+    set_heap(page, heap);
+    (*page).block_size = block_size;
+    let (start, page_size) = segment::page_start(seg, page, block_size);
+    (*page).page_start = start;
+    (*page).reserved = (page_size / block_size).min(u32::MAX as usize) as u32;
+    debug_assert!((*page).reserved > 0);
+    (*page).free_is_zero = (*page).is_zero_init;
+    (*page).block_size_shift = if is_power_of_two(block_size) && block_size > 0 {
+        block_size.trailing_zeros() as u8
+    } else {
+        0
+    };
+    if ENCODE_FREELIST {
+        (*page).keys[0] = crate::heap::random_next(heap) as usize;
+        (*page).keys[1] = crate::heap::random_next(heap) as usize;
+    }
+    (*page).capacity = 0;
+    (*page).used = 0;
+    (*page).free = ptr::null_mut();
+    (*page).local_free = ptr::null_mut();
+    (*page).flags = 0;
+    (*page).retire_expire = 0;
+    // Relaxed: nobody else can see this page yet.
+    (*page).xthread_free.store(0, Ordering::Relaxed);
+    (*page).next = ptr::null_mut();
+    (*page).prev = ptr::null_mut();
+    extend_free(heap, page);
+    debug_assert!(immediate_or_extendable(page));
+}
+
+unsafe fn immediate_or_extendable(page: *const Page) -> bool {
+    !(*page).free.is_null() || (*page).capacity < (*page).reserved
+}
+
+/// Add more never-used blocks to the (empty) free list: at most about 4 KiB worth at a
+/// time, so a page's memory is touched gradually.
+///
+/// # Safety
+/// `page` must be owned by the calling thread and have an empty `free` list.
+pub unsafe fn extend_free(heap: *mut Heap, page: *mut Page) {
+    debug_assert!(
+        (*page).free.is_null() && (*page).local_free.is_null() || !(*page).free.is_null() || true
+    );
+    if !(*page).free.is_null() || (*page).capacity >= (*page).reserved {
+        return;
+    }
+    let bsize = (*page).block_size;
+    let max_extend = if bsize >= MAX_EXTEND_SIZE {
+        MIN_EXTEND
+    } else {
+        (MAX_EXTEND_SIZE / bsize).max(MIN_EXTEND)
+    };
+    let extend = (((*page).reserved - (*page).capacity) as usize).min(max_extend);
+    debug_assert!(extend > 0);
+    let start = (*page).page_start.add((*page).capacity as usize * bsize) as *mut Block;
+    if SECURE > 0 && extend >= 2 {
+        extend_free_secure(heap, page, start, extend);
+    } else {
+        // Link the blocks in address order.
+        let mut block = start;
+        for _ in 1..extend {
+            let next = (block as *mut u8).add(bsize) as *mut Block;
+            block_set_next(page, block, next);
+            block = next;
+        }
+        block_set_next(page, block, ptr::null_mut());
+        (*page).free = start;
+    }
+    (*page).capacity += extend as u32;
+    crate::heap::tld_stats(heap).pages_extended.increase(1);
+}
+
+/// Secure builds: link the new blocks in a random order across up to 64 sub-ranges, so
+/// that consecutive allocations are not adjacent in memory.
+unsafe fn extend_free_secure(heap: *mut Heap, page: *mut Page, start: *mut Block, extend: usize) {
+    let bsize = (*page).block_size;
+    let mut shift = 6usize; // up to 64 ranges
+    while (extend >> shift) == 0 {
+        shift -= 1;
+    }
+    let slice_count = 1usize << shift;
+    let slice_extend = extend / slice_count;
+    let mut blocks = [ptr::null_mut::<Block>(); 64];
+    let mut counts = [0usize; 64];
+    for i in 0..slice_count {
+        blocks[i] = (start as *mut u8).add(i * slice_extend * bsize) as *mut Block;
+        counts[i] = slice_extend;
+    }
+    counts[slice_count - 1] += extend % slice_count;
+    let mut rnd = crate::heap::random_next(heap);
+    let mut current = (rnd as usize) % slice_count;
+    counts[current] -= 1;
+    let free_start = blocks[current];
+    for i in 1..extend {
+        let round = i % 64;
+        if round == 0 {
+            rnd = crate::random::shuffle(rnd);
+        }
+        let mut next = ((rnd >> round) as usize) & (slice_count - 1);
+        while counts[next] == 0 {
+            next += 1;
+            if next == slice_count {
+                next = 0;
+            }
+        }
+        counts[next] -= 1;
+        let block = blocks[current];
+        blocks[current] = (block as *mut u8).add(bsize) as *mut Block;
+        block_set_next(page, block, blocks[next]);
+        current = next;
+    }
+    block_set_next(page, blocks[current], ptr::null_mut());
+    (*page).free = free_start;
+}
+
+// --- collecting the free lists ----------------------------------------------------------
+
+/// Take the whole thread-free list (keeping the delayed state) and move it to
+/// `local_free`, adjusting `used`.
+///
+/// # Safety
+/// `page` must be owned by the calling thread.
+unsafe fn thread_free_collect(page: *mut Page) {
+    // Relaxed: the CAS below validates the snapshot.
+    let mut tf = (*page).xthread_free.load(Ordering::Relaxed);
+    let head = loop {
+        let head = tf_block(tf);
+        if head.is_null() {
+            return;
+        }
+        let tfx = tf_make(ptr::null_mut(), tf_delayed(tf));
+        // Acquire: we must see the link words the remote freers wrote before pushing.
+        match (*page).xthread_free.compare_exchange_weak(
+            tf,
+            tfx,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        ) {
+            Ok(_) => break head,
+            Err(cur) => tf = cur,
+        }
+    };
+    // Find the tail and count, bounded by the capacity (a longer list is corrupt).
+    let max_count = (*page).capacity;
+    let mut count = 1u32;
+    let mut tail = head;
+    loop {
+        let next = block_next(page, tail);
+        if next.is_null() || count > max_count {
+            break;
+        }
+        count += 1;
+        tail = next;
+    }
+    if count > max_count {
+        crate::mi_error!(EFAULT, "corrupted thread-free list");
+        return; // leak the list rather than corrupt the page
+    }
+    block_set_next(page, tail, (*page).local_free);
+    (*page).local_free = head;
+    (*page).used -= count;
+}
+
+/// Collect the thread-free and local lists into `free`. With `force`, `local_free` is
+/// appended even when `free` is not empty.
+///
+/// # Safety
+/// `page` must be owned by the calling thread.
+pub unsafe fn free_collect(page: *mut Page, force: bool) {
+    // Relaxed: a cheap check; `thread_free_collect` does the real work with a CAS.
+    if force || !tf_block((*page).xthread_free.load(Ordering::Relaxed)).is_null() {
+        thread_free_collect(page);
+    }
+    if !(*page).local_free.is_null() {
+        if (*page).free.is_null() {
+            (*page).free = (*page).local_free;
+            (*page).local_free = ptr::null_mut();
+            (*page).free_is_zero = false;
+        } else if force {
+            let mut tail = (*page).local_free;
+            loop {
+                let next = block_next(page, tail);
+                if next.is_null() {
+                    break;
+                }
+                tail = next;
+            }
+            block_set_next(page, tail, (*page).free);
+            (*page).free = (*page).local_free;
+            (*page).local_free = ptr::null_mut();
+            (*page).free_is_zero = false;
+        }
+    }
+}
+
+/// Change the delayed-free state of a page. Waits (yielding) while a remote free is in
+/// the middle of pushing on the heap's delayed list; returns false if it gave up after
+/// a few yields (only when `delay` is `UseDelayedFree`). `NeverDelayedFree` is sticky
+/// unless `override_never`.
+///
+/// # Safety
+/// `page` must be a live page.
+pub unsafe fn use_delayed_free(page: *mut Page, delay: Delayed, override_never: bool) -> bool {
+    let mut yields = 0;
+    loop {
+        // Acquire: pairs with the release of a remote freer finishing its delayed push.
+        let tf = (*page).xthread_free.load(Ordering::Acquire);
+        let old = tf_delayed(tf);
+        if old == Delayed::DelayedFreeing {
+            if yields >= 4 && delay == Delayed::UseDelayedFree {
+                return false;
+            }
+            yields += 1;
+            crate::sync::yield_now();
+            continue;
+        }
+        if old == delay || (!override_never && old == Delayed::NeverDelayedFree) {
+            return true;
+        }
+        let tfx = tf_make(tf_block(tf), delay);
+        // Release: publish our page state changes with the new delayed state.
+        if (*page)
+            .xthread_free
+            .compare_exchange_weak(tf, tfx, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            return true;
+        }
+    }
+}
+
+// --- full pages, retirement, freeing ------------------------------------------------------
+
+/// Move an exhausted page to the heap's full queue, where allocation won't look at it.
+/// Remote frees then go through the heap's delayed list so the owner notices them.
+///
+/// # Safety
+/// `page` must be linked in `pq` of its owning heap (the caller's).
+pub unsafe fn to_full(page: *mut Page, pq: *mut PageQueue) {
+    debug_assert!(!(*page).is_in_full());
+    let heap = (*page).heap();
+    use_delayed_free(page, Delayed::UseDelayedFree, false);
+    if (*page).is_in_full() {
+        return;
+    }
+    page_queue::enqueue_from(heap, &mut (*heap).pages[BIN_FULL], pq, page);
+    // A remote free may have happened just before the state changed: collect it.
+    free_collect(page, false);
+}
+
+/// A block was freed into a full page: move it back to its size queue.
+///
+/// # Safety
+/// `page` must be owned by the calling thread and marked full.
+pub unsafe fn unfull(page: *mut Page) {
+    debug_assert!((*page).is_in_full());
+    if !(*page).is_in_full() {
+        return;
+    }
+    let heap = (*page).heap();
+    let pqfull: *mut PageQueue = &mut (*heap).pages[BIN_FULL];
+    (*page).set_in_full(false); // to compute the right queue
+    let pq = page_queue::page_queue_of(heap, page);
+    (*page).set_in_full(true);
+    page_queue::enqueue_from(heap, pq, pqfull, page);
+    use_delayed_free(page, Delayed::NoDelayedFree, false);
+}
+
+/// Return a page with no used blocks to its segment.
+///
+/// # Safety
+/// `page` must be owned by the calling thread, linked in `pq`, and have `used == 0`.
+pub unsafe fn free_page(page: *mut Page, pq: *mut PageQueue, force: bool) {
+    debug_assert!((*page).used == 0);
+    let heap = (*page).heap();
+    page_queue::remove(heap, pq, page);
+    set_heap(page, ptr::null_mut());
+    let tld = (*heap).tld;
+    segment::page_free(page, force, tld);
+}
+
+/// The last block of a page was freed. Keep the page a little while if it is the only
+/// page of its size class (allocation would want a fresh one right away), otherwise give
+/// it back to the segment.
+///
+/// # Safety
+/// `page` must be owned by the calling thread, linked in its queue, and all free.
+pub unsafe fn retire(page: *mut Page) {
+    debug_assert!((*page).all_free());
+    let heap = (*page).heap();
+    let pq = page_queue::page_queue_of(heap, page);
+    (*page).set_has_aligned(false);
+    let bsize = (*page).block_size;
+    if !(*pq).is_special() && (*pq).last == page && (*pq).first == page {
+        crate::heap::tld_stats(heap).page_no_retire.increase(1);
+        (*page).retire_expire = if bsize <= SMALL_OBJ_SIZE_MAX {
+            RETIRE_CYCLES
+        } else {
+            RETIRE_CYCLES / 4
+        };
+        let index = pq.offset_from((*heap).pages.as_ptr()) as usize;
+        if index < (*heap).page_retired_min {
+            (*heap).page_retired_min = index;
+        }
+        if index > (*heap).page_retired_max {
+            (*heap).page_retired_max = index;
+        }
+        return;
+    }
+    free_page(page, pq, false);
+}
+
+/// Free retired pages whose grace period ran out (all of them with `force`).
+///
+/// # Safety
+/// `heap` must be the caller's own heap.
+pub unsafe fn collect_retired(heap: *mut Heap, force: bool) {
+    let mut min = BIN_FULL;
+    let mut max = 0;
+    let mut bin = (*heap).page_retired_min;
+    while bin <= (*heap).page_retired_max && bin < BIN_FULL {
+        let pq: *mut PageQueue = &mut (*heap).pages[bin];
+        let page = (*pq).first;
+        if !page.is_null() && (*page).retire_expire != 0 {
+            if (*page).all_free() {
+                (*page).retire_expire -= 1;
+                if force || (*page).retire_expire == 0 {
+                    free_page(page, pq, force);
+                } else {
+                    min = min.min(bin);
+                    max = max.max(bin);
+                }
+            } else {
+                (*page).retire_expire = 0;
+            }
+        }
+        bin += 1;
+    }
+    (*heap).page_retired_min = min;
+    (*heap).page_retired_max = max;
+}
+
+// --- finding a page with free blocks (the allocation slow path) --------------------------
+
+/// Get a fresh page for queue `pq` from the thread's segments.
+unsafe fn fresh(heap: *mut Heap, pq: *mut PageQueue) -> *mut Page {
+    let page = segment::page_alloc(heap, (*pq).block_size, 0, (*heap).tld);
+    if page.is_null() {
+        return ptr::null_mut();
+    }
+    init(heap, page, (*pq).block_size);
+    crate::heap::tld_stats(heap).pages.increase(1);
+    page_queue::push(heap, pq, page);
+    page
+}
+
+/// Walk a queue for a page with free blocks, collecting and extending as it goes and
+/// moving exhausted pages to the full queue. Falls back to a fresh page.
+unsafe fn queue_find_free_ex(heap: *mut Heap, pq: *mut PageQueue, first_try: bool) -> *mut Page {
+    let mut count = 0usize;
+    let mut page = (*pq).first;
+    while !page.is_null() {
+        let next = (*page).next;
+        count += 1;
+        free_collect(page, false);
+        if (*page).immediate_available() {
+            break;
+        }
+        if (*page).capacity < (*page).reserved {
+            extend_free(heap, page);
+            break;
+        }
+        to_full(page, pq);
+        page = next;
+    }
+    crate::heap::tld_stats(heap).searches.increase(count);
+    if page.is_null() {
+        collect_retired(heap, false);
+        page = fresh(heap, pq);
+        if page.is_null() && first_try {
+            // A reclaimed segment may have brought pages into this queue.
+            page = queue_find_free_ex(heap, pq, false);
+        }
+    } else {
+        (*page).retire_expire = 0;
+    }
+    page
+}
+
+/// The page to allocate a small or medium block of `size` bytes (padding included).
+unsafe fn find_free_page(heap: *mut Heap, size: usize) -> *mut Page {
+    let pq: *mut PageQueue = &mut (*heap).pages[page_queue::bin(size)];
+    let page = (*pq).first;
+    if !page.is_null() {
+        if SECURE >= 3
+            && (*page).capacity < (*page).reserved
+            && crate::heap::random_next(heap) & 1 == 1
+        {
+            // Secure: sometimes extend rather than reuse, so reuse order is unpredictable.
+            extend_free(heap, page);
+        } else {
+            free_collect(page, false);
+        }
+        if (*page).immediate_available() {
+            (*page).retire_expire = 0;
+            return page;
+        }
+    }
+    queue_find_free_ex(heap, pq, true)
+}
+
+/// A page with a single block for a large (≤ 16 MiB) or huge request, or for a request
+/// whose alignment exceeds what normal pages guarantee.
+unsafe fn large_huge_alloc(heap: *mut Heap, size: usize, page_alignment: usize) -> *mut Page {
+    let block_size = crate::os::good_alloc_size(size);
+    let pq: *mut PageQueue = &mut (*heap).pages[BIN_HUGE];
+    let page = segment::page_alloc(heap, block_size, page_alignment, (*heap).tld);
+    if page.is_null() {
+        return ptr::null_mut();
+    }
+    // A huge page is one block spanning the whole page area.
+    let bsize = if (*page).is_huge {
+        segment::page_start(segment::page_segment(page), page, block_size).1
+    } else {
+        block_size
+    };
+    init(heap, page, bsize);
+    page_queue::push(heap, pq, page);
+    let stats = crate::heap::tld_stats(heap);
+    stats.pages.increase(1);
+    if (*page).is_huge {
+        stats.huge.increase(bsize);
+        stats.huge_count.increase(1);
+    } else {
+        stats.large.increase(bsize);
+        stats.large_count.increase(1);
+    }
+    page
+}
+
+unsafe fn find_page(heap: *mut Heap, size: usize, huge_alignment: usize) -> *mut Page {
+    let req_size = size - PADDING_SIZE;
+    if req_size > MEDIUM_OBJ_SIZE_MAX - PADDING_SIZE || huge_alignment > 0 {
+        if req_size > MAX_ALLOC_SIZE {
+            crate::mi_error!(
+                EOVERFLOW,
+                "allocation request is too large ({} bytes)",
+                req_size
+            );
+            return ptr::null_mut();
+        }
+        large_huge_alloc(heap, size, huge_alignment)
+    } else {
+        find_free_page(heap, size)
+    }
+}
+
+/// The allocation slow path: initialise the thread if needed, run deferred work, find
+/// or make a page with a free block, and allocate from it. `size` includes padding.
+/// Sets errno to ENOMEM and returns null on failure.
+///
+/// # Safety
+/// `heap` must be the calling thread's heap (or the empty heap).
+#[cold]
+#[inline(never)]
+pub unsafe fn malloc_generic(
+    heap: *mut Heap,
+    size: usize,
+    zero: bool,
+    huge_alignment: usize,
+) -> *mut u8 {
+    let mut heap = heap;
+    if !crate::heap::is_initialized(heap) {
+        heap = crate::init::heap_get_default();
+        if !crate::heap::is_initialized(heap) {
+            set_errno(ENOMEM);
+            return ptr::null_mut();
+        }
+    }
+    crate::heap::deferred_free(heap, false);
+    crate::heap::delayed_free_partial(heap);
+
+    let mut page = find_page(heap, size, huge_alignment);
+    if page.is_null() {
+        // Free what we can and try once more.
+        crate::heap::collect(heap, true);
+        page = find_page(heap, size, huge_alignment);
+    }
+    if page.is_null() {
+        let req_size = size.saturating_sub(PADDING_SIZE);
+        crate::mi_error!(ENOMEM, "unable to allocate memory ({} bytes)", req_size);
+        set_errno(ENOMEM);
+        return ptr::null_mut();
+    }
+    debug_assert!((*page).immediate_available());
+    if zero && (*page).is_huge {
+        // Huge blocks may be only partly dirty: zero after allocating, skipping the
+        // memory that is known to be fresh.
+        let p = crate::alloc::page_malloc(heap, page, size, false);
+        if !(*page).is_zero_init {
+            ptr::write_bytes(p, 0, (*page).usable_block_size());
+        } else {
+            (*(p as *mut Block)).next = 0;
+        }
+        p
+    } else {
+        crate::alloc::page_malloc(heap, page, size, zero)
+    }
+}

@@ -1,0 +1,337 @@
+//! Size classes ("bins") and the per-heap queues of pages, one per bin, plus the queue
+//! of full pages. The first page of each small bin is mirrored in the heap's direct
+//! table `pages_free_direct`, which is what the malloc fast path reads.
+
+use crate::heap::Heap;
+use crate::page::{Page, PAGE_EMPTY};
+use crate::types::*;
+use core::ptr;
+
+/// A doubly linked list of pages of one bin (`block_size` is the bin's block size).
+///
+/// Invariants: `first` is null iff `last` is null; every page on the list has
+/// `next`/`prev` linking it to its neighbours, `prev` of `first` and `next` of `last` are
+/// null, and (except in the full queue) every page's block size maps to this bin.
+#[repr(C)]
+pub struct PageQueue {
+    pub first: *mut Page,
+    pub last: *mut Page,
+    pub block_size: usize,
+}
+
+impl PageQueue {
+    pub const fn new(block_size: usize) -> PageQueue {
+        PageQueue {
+            first: ptr::null_mut(),
+            last: ptr::null_mut(),
+            block_size,
+        }
+    }
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.first.is_null()
+    }
+    pub fn is_huge(&self) -> bool {
+        self.block_size == bin_block_size(BIN_HUGE)
+    }
+    pub fn is_full(&self) -> bool {
+        self.block_size == bin_block_size(BIN_FULL)
+    }
+    /// Queues whose pages hold one block each (no retirement, no searching).
+    pub fn is_special(&self) -> bool {
+        self.block_size > MEDIUM_OBJ_SIZE_MAX
+    }
+}
+
+/// The bin of a request of `size` bytes (padding already included): 8-byte steps up to
+/// 64 bytes (even word counts only, keeping 16-byte alignment), then four bins per power
+/// of two, and `BIN_HUGE` above 128 KiB.
+#[inline]
+pub const fn bin(size: usize) -> usize {
+    let wsize = wsize_from_size(size);
+    if wsize <= 1 {
+        1
+    } else if wsize <= 8 {
+        (wsize + 1) & !1
+    } else if wsize > MEDIUM_OBJ_WSIZE_MAX {
+        BIN_HUGE
+    } else {
+        let w = wsize - 1;
+        let b = (usize::BITS - 1 - w.leading_zeros()) as usize; // highest set bit
+        (b << 2) + ((w >> (b - 2)) & 3) - 3
+    }
+}
+
+/// Block size of a bin (the largest request that maps to it).
+pub const fn bin_block_size(bin: usize) -> usize {
+    if bin == BIN_HUGE {
+        (MEDIUM_OBJ_WSIZE_MAX + 1) * INTPTR_SIZE
+    } else if bin == BIN_FULL {
+        (MEDIUM_OBJ_WSIZE_MAX + 2) * INTPTR_SIZE
+    } else if bin <= 8 {
+        if bin == 0 {
+            INTPTR_SIZE
+        } else {
+            bin * INTPTR_SIZE
+        }
+    } else {
+        let b = (bin + 3) / 4;
+        let r = (bin + 3) % 4;
+        ((5 + r) << (b - 2)) * INTPTR_SIZE
+    }
+}
+
+/// The size mimalloc really uses for a request (`mi_good_size`).
+pub fn good_size(size: usize) -> usize {
+    if size <= MEDIUM_OBJ_SIZE_MAX {
+        bin_block_size(bin(size + PADDING_SIZE))
+    } else {
+        align_up(size + PADDING_SIZE, crate::prim::page_size())
+    }
+}
+
+/// The queue table of a fresh heap: each bin's block size, no pages.
+pub const fn queues_empty() -> [PageQueue; BIN_FULL + 1] {
+    let mut q = [const { PageQueue::new(0) }; BIN_FULL + 1];
+    let mut i = 0;
+    while i <= BIN_FULL {
+        q[i].block_size = bin_block_size(i);
+        i += 1;
+    }
+    q
+}
+
+/// The queue a page belongs to in `heap` (the full queue if it is marked full).
+///
+/// # Safety
+/// `page` must be a live page of `heap`.
+#[inline]
+pub unsafe fn page_queue_of(heap: *mut Heap, page: *const Page) -> *mut PageQueue {
+    let b = if (*page).is_in_full() {
+        BIN_FULL
+    } else if (*page).block_size > MEDIUM_OBJ_SIZE_MAX {
+        BIN_HUGE
+    } else {
+        bin((*page).block_size)
+    };
+    &mut (*heap).pages[b]
+}
+
+/// Keep the direct table in sync with the first page of a small bin: every word size
+/// that maps to this bin points at `first` (or at the empty page).
+///
+/// # Safety
+/// `pq` must be one of `heap`'s queues.
+unsafe fn update_direct(heap: *mut Heap, pq: *mut PageQueue) {
+    let size = (*pq).block_size;
+    if size > SMALL_SIZE_MAX {
+        return;
+    }
+    let page = if (*pq).first.is_null() {
+        PAGE_EMPTY.get()
+    } else {
+        (*pq).first
+    };
+    let idx = wsize_from_size(size);
+    let direct = &mut (*heap).pages_free_direct;
+    if direct[idx] == page {
+        return; // already up to date
+    }
+    // The range starts after the word size of the previous distinct bin (bins 3, 5, 7
+    // are never selected on 64-bit, so skip bins that map to ours).
+    let start = if idx <= 1 {
+        0
+    } else {
+        let b = bin(size);
+        let mut prev = b - 1;
+        while prev > 0 && bin(bin_block_size(prev)) == b {
+            prev -= 1;
+        }
+        wsize_from_size(bin_block_size(prev)) + 1
+    };
+    let end = idx.min(PAGES_DIRECT - 1);
+    let mut w = start;
+    while w <= end {
+        direct[w] = page;
+        w += 1;
+    }
+}
+
+/// Whether a page is linked in a queue (checked in debug builds).
+///
+/// # Safety
+/// `pq` must be a valid queue.
+pub unsafe fn contains(pq: *const PageQueue, page: *const Page) -> bool {
+    let mut p = (*pq).first;
+    while !p.is_null() {
+        if p as *const Page == page {
+            return true;
+        }
+        p = (*p).next;
+    }
+    false
+}
+
+/// Unlink a page from its queue.
+///
+/// # Safety
+/// `page` must be linked in `pq`, a queue of `heap`.
+pub unsafe fn remove(heap: *mut Heap, pq: *mut PageQueue, page: *mut Page) {
+    debug_assert!(crate::types::DEBUG < 3 || contains(pq, page));
+    if !(*page).prev.is_null() {
+        (*(*page).prev).next = (*page).next;
+    }
+    if !(*page).next.is_null() {
+        (*(*page).next).prev = (*page).prev;
+    }
+    if page == (*pq).last {
+        (*pq).last = (*page).prev;
+    }
+    if page == (*pq).first {
+        (*pq).first = (*page).next;
+        update_direct(heap, pq);
+    }
+    (*heap).page_count -= 1;
+    (*page).next = ptr::null_mut();
+    (*page).prev = ptr::null_mut();
+    (*page).set_in_full(false);
+}
+
+/// Link a page at the front of a queue.
+///
+/// # Safety
+/// `page` must be unlinked and owned by `heap`; `pq` one of `heap`'s queues.
+pub unsafe fn push(heap: *mut Heap, pq: *mut PageQueue, page: *mut Page) {
+    (*page).set_in_full((*pq).is_full());
+    (*page).next = (*pq).first;
+    (*page).prev = ptr::null_mut();
+    if !(*pq).first.is_null() {
+        (*(*pq).first).prev = page;
+        (*pq).first = page;
+    } else {
+        (*pq).first = page;
+        (*pq).last = page;
+    }
+    update_direct(heap, pq);
+    (*heap).page_count += 1;
+}
+
+/// Move a page from one queue to the end of another (full ⇄ its bin).
+///
+/// # Safety
+/// `page` must be linked in `from`; both queues belong to `heap`.
+pub unsafe fn enqueue_from(
+    heap: *mut Heap,
+    to: *mut PageQueue,
+    from: *mut PageQueue,
+    page: *mut Page,
+) {
+    remove(heap, from, page);
+    (*heap).page_count += 1; // `remove` counted it out; it stays in the heap
+    (*page).prev = (*to).last;
+    (*page).next = ptr::null_mut();
+    if !(*to).last.is_null() {
+        (*(*to).last).next = page;
+        (*to).last = page;
+    } else {
+        (*to).first = page;
+        (*to).last = page;
+        update_direct(heap, to);
+    }
+    (*page).set_in_full((*to).is_full());
+}
+
+/// Append all pages of `append` (a queue of another heap) to `pq`, re-pointing them at
+/// `heap`. Returns the number of pages moved.
+///
+/// # Safety
+/// Both queues must be for the same bin; the pages must be owned by the calling thread.
+pub unsafe fn append(heap: *mut Heap, pq: *mut PageQueue, append: *mut PageQueue) -> usize {
+    let mut count = 0;
+    let mut page = (*append).first;
+    while !page.is_null() {
+        crate::page::set_heap(page, heap);
+        // Wait out a cross-thread free that is pushing on the old heap's delayed list.
+        crate::page::use_delayed_free(page, crate::page::Delayed::UseDelayedFree, false);
+        count += 1;
+        page = (*page).next;
+    }
+    if (*append).first.is_null() {
+        return 0;
+    }
+    if (*pq).last.is_null() {
+        (*pq).first = (*append).first;
+        (*pq).last = (*append).last;
+        update_direct(heap, pq);
+    } else {
+        (*(*pq).last).next = (*append).first;
+        (*(*append).first).prev = (*pq).last;
+        (*pq).last = (*append).last;
+    }
+    count
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bins_match_mimalloc() {
+        // (size, expected block size) from api.md's verified mi_good_size table (release).
+        let table = [
+            (0, 8),
+            (1, 8),
+            (8, 8),
+            (9, 16),
+            (16, 16),
+            (17, 32),
+            (24, 32),
+            (25, 32),
+            (33, 48),
+            (40, 48),
+            (48, 48),
+            (56, 64),
+            (65, 80),
+            (100, 112),
+            (129, 160),
+            (200, 224),
+            (257, 320),
+            (500, 512),
+            (1000, 1024),
+            (1025, 1280),
+            (8193, 10240),
+            (131072, 131072),
+        ];
+        for (size, bs) in table {
+            assert_eq!(bin_block_size(bin(size)), bs, "size {size}");
+        }
+    }
+
+    #[test]
+    fn bin_table_values() {
+        let expect = [
+            8, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384, 448,
+            512, 640, 768, 896, 1024, 1280, 1536, 1792, 2048,
+        ];
+        for (i, e) in expect.iter().enumerate() {
+            assert_eq!(bin_block_size(i), *e, "bin {i}");
+        }
+        assert_eq!(bin_block_size(52), 131072);
+        assert_eq!(bin_block_size(72), 4194304);
+        assert_eq!(bin_block_size(BIN_HUGE), 131080);
+        assert_eq!(bin_block_size(BIN_FULL), 131088);
+    }
+
+    #[test]
+    fn bins_are_monotonic_and_cover() {
+        let mut last = 0;
+        for size in 1..=MEDIUM_OBJ_SIZE_MAX {
+            let b = bin(size);
+            assert!(b >= last);
+            assert!(bin_block_size(b) >= size);
+            assert!(b != 3 && b != 5 && b != 7);
+            last = b;
+        }
+        assert_eq!(bin(MEDIUM_OBJ_SIZE_MAX + 1), BIN_HUGE);
+    }
+}

@@ -1,0 +1,1171 @@
+//! Segments: 32 MiB-aligned areas of 64 KiB slices. The segment header (first slice)
+//! holds the descriptors of every slice; a run of slices is either a page in use or a
+//! free span. Free spans of the thread's segments sit in per-thread span queues binned
+//! by size, and are coalesced with free neighbours when pages are freed.
+//!
+//! A segment belongs to one thread (`thread_id`). When its thread exits, the segment is
+//! abandoned (thread id 0) and put on a global list from which other threads reclaim it,
+//! either when they need a fresh segment or when they free a block into it.
+
+use crate::arena;
+use crate::heap::{Heap, Tld};
+use crate::options::{self, Opt};
+use crate::os::{MemId, MemKind};
+use crate::page::{self, Delayed, Page};
+use crate::page_queue;
+use crate::prim;
+use crate::segment_map;
+use crate::sync::{thread_id, AtomicUsize, Ordering, Racy, SpinLock};
+use crate::types::*;
+use core::mem::size_of;
+use core::ptr;
+
+/// One bit per slice of a segment.
+pub type SliceMask = [usize; SLICES_PER_SEGMENT / usize::BITS as usize];
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum SegmentKind {
+    /// 32 MiB of slices holding small, medium and large pages.
+    Normal,
+    /// One page with one huge (or over-aligned) block, sized to fit.
+    Huge,
+}
+
+/// Number of slice descriptors after the first that point back to their page; enough
+/// for a 16 MiB large page (256 slices).
+const MAX_SLICE_OFFSET_COUNT: usize = 255;
+
+/// A segment header, placed at the start of the segment's memory.
+///
+/// Invariants:
+/// * the segment is `SEGMENT_SIZE`-aligned; `segment_slices * SLICE = segment_size`;
+/// * slices `0..segment_info_slices` hold this header (a span marked in use, not
+///   counted in `used`); the others are covered exactly by pages and free spans;
+/// * `used` counts pages in use; `abandoned <= used` counts those abandoned;
+/// * `thread_id` is the owner's thread id, or 0 while the segment is abandoned;
+/// * free spans are in the owner's span queues iff the segment is owned and normal;
+/// * `purge_mask` only has bits for free slices; `dirty_mask` has bits for slices that
+///   may hold non-zero bytes.
+#[repr(C)]
+pub struct Segment {
+    pub memid: MemId,
+    pub allow_purge: bool,
+    pub was_reclaimed: bool,
+    pub kind: SegmentKind,
+    pub segment_size: usize,
+    pub purge_expire: i64,
+    pub purge_mask: SliceMask,
+    pub dirty_mask: SliceMask,
+    /// Links in the global abandoned list.
+    pub abandoned_next: *mut Segment,
+    pub abandoned_prev: *mut Segment,
+    pub abandoned: usize,
+    pub abandoned_visits: usize,
+    pub used: usize,
+    pub cookie: usize,
+    pub segment_slices: usize,
+    pub segment_info_slices: usize,
+    /// Number of valid entries in `slices` (≤ `SLICES_PER_SEGMENT`).
+    pub slice_entries: usize,
+    pub thread_id: AtomicUsize,
+    pub slices: [Page; SLICES_PER_SEGMENT + 1],
+}
+
+const _: () = assert!(
+    size_of::<Segment>() <= SEGMENT_SLICE_SIZE - 4096,
+    "segment header must fit in one slice with a guard page"
+);
+
+/// Per-thread segment bookkeeping: the span queues and counters.
+#[repr(C)]
+pub struct SegmentsTld {
+    pub spans: [SpanQueue; SEGMENT_BIN_MAX + 1],
+    pub count: usize,
+    pub peak_count: usize,
+    pub current_size: usize,
+    pub peak_size: usize,
+    pub reclaim_count: usize,
+}
+
+impl SegmentsTld {
+    pub const fn new() -> SegmentsTld {
+        SegmentsTld {
+            spans: [const { SpanQueue::new() }; SEGMENT_BIN_MAX + 1],
+            count: 0,
+            peak_count: 0,
+            current_size: 0,
+            peak_size: 0,
+            reclaim_count: 0,
+        }
+    }
+}
+
+/// A doubly linked list of free spans (their first slice descriptors), linked through
+/// the descriptors' `next`/`prev`. Unlinked spans have null links.
+#[repr(C)]
+pub struct SpanQueue {
+    pub first: *mut Page,
+    pub last: *mut Page,
+}
+
+impl SpanQueue {
+    pub const fn new() -> SpanQueue {
+        SpanQueue {
+            first: ptr::null_mut(),
+            last: ptr::null_mut(),
+        }
+    }
+}
+
+// --- address arithmetic ---------------------------------------------------------------------
+
+/// The segment containing `p`. Subtracting one first lets a huge block that starts
+/// exactly at a 32 MiB boundary (over-aligned allocation) find its segment header below.
+#[inline(always)]
+pub fn ptr_segment(p: *const u8) -> *mut Segment {
+    let s = (p as usize).wrapping_sub(1) & !SEGMENT_MASK;
+    if (s as isize) <= 0 {
+        ptr::null_mut()
+    } else {
+        s as *mut Segment
+    }
+}
+
+/// The page descriptor of the page containing `p`.
+///
+/// # Safety
+/// `p` must point into a live segment `seg` (within its slice table's reach).
+#[inline(always)]
+pub unsafe fn page_of(seg: *const Segment, p: *const u8) -> *mut Page {
+    let idx = (p as usize - seg as usize) >> SEGMENT_SLICE_SHIFT;
+    debug_assert!(idx <= (*seg).slice_entries);
+    let slice = (*seg).slices.as_ptr().add(idx) as *mut u8;
+    slice.sub((*slice.cast::<Page>()).slice_offset as usize) as *mut Page
+}
+
+/// The segment of a page descriptor (descriptors live in the segment header).
+#[inline(always)]
+pub fn page_segment(page: *const Page) -> *mut Segment {
+    ptr_segment(page as *const u8)
+}
+
+#[inline(always)]
+unsafe fn slice_index(seg: *const Segment, slice: *const Page) -> usize {
+    slice.offset_from((*seg).slices.as_ptr()) as usize
+}
+
+#[inline(always)]
+unsafe fn slice_at(seg: *mut Segment, idx: usize) -> *mut Page {
+    (*seg).slices.as_mut_ptr().add(idx)
+}
+
+/// Start and usable size of a page's block area. Blocks up to 128 KiB start at a
+/// multiple of their size (so power-of-two sizes are naturally aligned), and small
+/// blocks are shifted by a few blocks so that pages do not all start on the same cache
+/// sets.
+///
+/// # Safety
+/// `page` must be a page of `seg`.
+pub unsafe fn page_start(
+    seg: *const Segment,
+    page: *const Page,
+    block_size: usize,
+) -> (*mut u8, usize) {
+    let idx = slice_index(seg, page);
+    let psize = (*page).slice_count as usize * SEGMENT_SLICE_SIZE;
+    let pstart = (seg as *mut u8).add(idx * SEGMENT_SLICE_SIZE);
+    let mut offset = 0usize;
+    if block_size > 0 && block_size <= MAX_ALIGN_GUARANTEE {
+        let adjust = block_size - (pstart as usize % block_size);
+        if adjust < block_size && psize >= block_size + adjust {
+            offset += adjust;
+        }
+    }
+    if block_size >= INTPTR_SIZE {
+        if block_size <= 64 {
+            offset += 3 * block_size;
+        } else if block_size <= 512 {
+            offset += block_size;
+        }
+    }
+    (pstart.add(offset), psize - offset)
+}
+
+// --- slice masks -----------------------------------------------------------------------------
+
+fn mask_set(m: &mut SliceMask, idx: usize, count: usize) {
+    for i in idx..idx + count {
+        m[i / 64] |= 1 << (i % 64);
+    }
+}
+fn mask_clear(m: &mut SliceMask, idx: usize, count: usize) {
+    for i in idx..idx + count {
+        m[i / 64] &= !(1 << (i % 64));
+    }
+}
+fn mask_any(m: &SliceMask, idx: usize, count: usize) -> bool {
+    (idx..idx + count).any(|i| m[i / 64] & (1 << (i % 64)) != 0)
+}
+fn mask_is_empty(m: &SliceMask) -> bool {
+    m.iter().all(|w| *w == 0)
+}
+
+// --- span queues -----------------------------------------------------------------------------
+
+/// Span queue bin of a span of `n` slices: exact up to 8, then four bins per power of two.
+pub const fn slice_bin(n: usize) -> usize {
+    if n <= 1 {
+        return n;
+    }
+    let w = n - 1;
+    let s = (usize::BITS - 1 - w.leading_zeros()) as usize;
+    let bin = if s <= 2 {
+        n
+    } else {
+        ((s << 2) | ((w >> (s - 2)) & 3)) - 4
+    };
+    if bin > SEGMENT_BIN_MAX {
+        SEGMENT_BIN_MAX
+    } else {
+        bin
+    }
+}
+
+unsafe fn span_queue_for(n: usize, tld: *mut Tld) -> *mut SpanQueue {
+    &mut (*tld).segments.spans[slice_bin(n)]
+}
+
+unsafe fn span_queue_push(sq: *mut SpanQueue, slice: *mut Page) {
+    (*slice).prev = ptr::null_mut();
+    (*slice).next = (*sq).first;
+    (*sq).first = slice;
+    if !(*slice).next.is_null() {
+        (*(*slice).next).prev = slice;
+    } else {
+        (*sq).last = slice;
+    }
+    (*slice).block_size = 0; // free
+}
+
+/// Unlink a span; a no-op for a span that is not linked (null links, not first/last).
+unsafe fn span_queue_delete(sq: *mut SpanQueue, slice: *mut Page) {
+    if !(*slice).prev.is_null() {
+        (*(*slice).prev).next = (*slice).next;
+    }
+    if slice == (*sq).first {
+        (*sq).first = (*slice).next;
+    }
+    if !(*slice).next.is_null() {
+        (*(*slice).next).prev = (*slice).prev;
+    }
+    if slice == (*sq).last {
+        (*sq).last = (*slice).prev;
+    }
+    (*slice).prev = ptr::null_mut();
+    (*slice).next = ptr::null_mut();
+    (*slice).block_size = 1; // no longer a free span in a queue
+}
+
+#[inline]
+unsafe fn is_owned_normal(seg: *const Segment) -> bool {
+    // Relaxed: only the owner (us) writes a non-zero thread id into its segment.
+    (*seg).kind == SegmentKind::Normal && (*seg).thread_id.load(Ordering::Relaxed) != 0
+}
+
+// --- purging ---------------------------------------------------------------------------------
+
+/// Note that slices became free; their memory is returned to the OS after `purge_delay`.
+unsafe fn schedule_purge(seg: *mut Segment, idx: usize, count: usize) {
+    if !(*seg).allow_purge || count == 0 {
+        return;
+    }
+    let delay = options::get(Opt::PurgeDelay);
+    if delay < 0 {
+        return;
+    }
+    if delay == 0 {
+        purge_range(seg, idx, count);
+        return;
+    }
+    mask_set(&mut (*seg).purge_mask, idx, count);
+    let now = prim::clock_now_ms();
+    if (*seg).purge_expire == 0 {
+        (*seg).purge_expire = now + delay;
+    } else if (*seg).purge_expire <= now {
+        // Already due: keep it due, but after a short while so a burst is batched.
+        (*seg).purge_expire = now + options::get(Opt::PurgeExtendDelay);
+    } else {
+        (*seg).purge_expire += options::get(Opt::PurgeExtendDelay);
+    }
+}
+
+unsafe fn purge_range(seg: *mut Segment, idx: usize, count: usize) {
+    let start = (seg as *mut u8).add(idx * SEGMENT_SLICE_SIZE);
+    if crate::os::purge(start, count * SEGMENT_SLICE_SIZE) {
+        mask_clear(&mut (*seg).dirty_mask, idx, count);
+    }
+    mask_clear(&mut (*seg).purge_mask, idx, count);
+}
+
+/// Purge the slices scheduled for it, if their time has come (or `force`).
+///
+/// # Safety
+/// `seg` must be owned by the calling thread (or abandoned and being handled by it).
+pub unsafe fn try_purge(seg: *mut Segment, force: bool) {
+    if (*seg).purge_expire == 0 || mask_is_empty(&(*seg).purge_mask) {
+        (*seg).purge_expire = 0;
+        return;
+    }
+    if !force && prim::clock_now_ms() < (*seg).purge_expire {
+        return;
+    }
+    (*seg).purge_expire = 0;
+    // Purge each maximal run of marked slices with one call.
+    let mut i = 0;
+    while i < SLICES_PER_SEGMENT {
+        if mask_any(&(*seg).purge_mask, i, 1) {
+            let mut j = i + 1;
+            while j < SLICES_PER_SEGMENT && mask_any(&(*seg).purge_mask, j, 1) {
+                j += 1;
+            }
+            purge_range(seg, i, j - i);
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+}
+
+// --- spans -----------------------------------------------------------------------------------
+
+/// Mark slices `idx..idx+count` as one free span and queue it (if the segment is owned).
+unsafe fn span_free(seg: *mut Segment, idx: usize, count: usize, allow_purge: bool, tld: *mut Tld) {
+    debug_assert!(idx + count <= (*seg).slice_entries);
+    let slice = slice_at(seg, idx);
+    (*slice).slice_count = count as u32;
+    (*slice).slice_offset = 0;
+    if count > 1 {
+        let last = slice_at(seg, idx + count - 1);
+        (*last).slice_count = 0;
+        (*last).slice_offset = ((count - 1) * size_of::<Page>()) as u32;
+    }
+    if allow_purge {
+        schedule_purge(seg, idx, count);
+    }
+    (*slice).next = ptr::null_mut();
+    (*slice).prev = ptr::null_mut();
+    if is_owned_normal(seg) {
+        span_queue_push(span_queue_for(count, tld), slice);
+    } else {
+        (*slice).block_size = 0;
+    }
+}
+
+/// Unlink a free span from its queue (if it is queued).
+unsafe fn span_remove_from_queue(seg: *mut Segment, slice: *mut Page, tld: *mut Tld) {
+    debug_assert!((*slice).block_size == 0 && (*slice).slice_offset == 0);
+    if (*seg).kind == SegmentKind::Normal {
+        span_queue_delete(span_queue_for((*slice).slice_count as usize, tld), slice);
+    }
+    (*slice).block_size = 0;
+}
+
+/// Free the span of a page and merge it with free neighbours.
+unsafe fn span_free_coalesce(slice: *mut Page, tld: *mut Tld) {
+    let seg = page_segment(slice);
+    let mut idx = slice_index(seg, slice);
+    let mut count = (*slice).slice_count as usize;
+    (*slice).block_size = 0;
+    let end = (*seg).slice_entries;
+    // Merge with the following span if it is free.
+    if idx + count < end {
+        let next = slice_at(seg, idx + count);
+        if (*next).block_size == 0 && (*next).slice_count > 0 {
+            count += (*next).slice_count as usize;
+            span_remove_from_queue(seg, next, tld);
+        }
+    }
+    // Merge with the preceding span if it is free.
+    if idx > 0 {
+        let last = slice_at(seg, idx - 1);
+        let prev = (last as *mut u8).sub((*last).slice_offset as usize) as *mut Page;
+        if (*prev).block_size == 0 && (*prev).slice_count > 0 {
+            count += (*prev).slice_count as usize;
+            span_remove_from_queue(seg, prev, tld);
+            idx = slice_index(seg, prev);
+        }
+    }
+    // Only the slices of the freed page need a purge; merged neighbours already have one.
+    let page_idx = slice_index(seg, slice);
+    let page_count = (*slice).slice_count as usize;
+    span_free(seg, idx, count, false, tld);
+    schedule_purge(seg, page_idx, page_count);
+}
+
+/// Turn slices `idx..idx+count` into a page (in use). Interior slices point back to the
+/// page descriptor so that interior pointers find it.
+unsafe fn span_allocate(seg: *mut Segment, idx: usize, count: usize) -> *mut Page {
+    let page = slice_at(seg, idx);
+    (*page).slice_count = count as u32;
+    (*page).slice_offset = 0;
+    let extra = (count - 1).min(MAX_SLICE_OFFSET_COUNT);
+    for i in 1..=extra {
+        let s = slice_at(seg, idx + i);
+        (*s).slice_offset = (i * size_of::<Page>()) as u32;
+        (*s).slice_count = 0;
+        (*s).block_size = 1;
+    }
+    if count > 1 + extra {
+        let last = slice_at(seg, idx + count - 1);
+        (*last).slice_offset = ((count - 1) * size_of::<Page>()) as u32;
+        (*last).slice_count = 0;
+        (*last).block_size = 1;
+    }
+    (*page).block_size = 1; // in use; `page::init` sets the real size
+    (*page).is_committed = true;
+    (*page).is_huge = (*seg).kind == SegmentKind::Huge;
+    (*page).is_zero_init = !mask_any(&(*seg).dirty_mask, idx, count);
+    mask_set(&mut (*seg).dirty_mask, idx, count);
+    mask_clear(&mut (*seg).purge_mask, idx, count);
+    (*page).next = ptr::null_mut();
+    (*page).prev = ptr::null_mut();
+    (*seg).used += 1;
+    page
+}
+
+/// Take a free span of at least `count` slices from the thread's span queues.
+unsafe fn find_and_allocate(count: usize, tld: *mut Tld) -> *mut Page {
+    let mut bin = slice_bin(count);
+    while bin <= SEGMENT_BIN_MAX {
+        let sq: *mut SpanQueue = &mut (*tld).segments.spans[bin];
+        let mut slice = (*sq).first;
+        while !slice.is_null() {
+            if (*slice).slice_count as usize >= count {
+                let seg = page_segment(slice);
+                let idx = slice_index(seg, slice);
+                let have = (*slice).slice_count as usize;
+                span_queue_delete(sq, slice);
+                if have > count {
+                    // Split: the rest stays free (its purge state is kept).
+                    span_free(seg, idx + count, have - count, false, tld);
+                }
+                let page = span_allocate(seg, idx, count);
+                try_purge(seg, false);
+                return page;
+            }
+            slice = (*slice).next;
+        }
+        bin += 1;
+    }
+    ptr::null_mut()
+}
+
+// --- segment allocation ------------------------------------------------------------------
+
+/// Allocate and initialise a segment. `required == 0` asks for a normal segment;
+/// otherwise a huge segment with one page of at least `required` bytes, whose block can
+/// hold a pointer aligned to `page_alignment` at the start of its second 32 MiB.
+unsafe fn segment_alloc(
+    required: usize,
+    page_alignment: usize,
+    heap: *mut Heap,
+    tld: *mut Tld,
+) -> *mut Segment {
+    let info_slices = 1usize;
+    let info_size = info_slices * SEGMENT_SLICE_SIZE;
+    let (segment_size, align_offset) = if required == 0 {
+        (SEGMENT_SIZE, 0)
+    } else if page_alignment > 0 {
+        // The aligned pointer goes at `segment + SEGMENT_SIZE`, so `ptr_segment` of it
+        // finds this header.
+        (
+            align_up(SEGMENT_SIZE + required, SEGMENT_SLICE_SIZE),
+            SEGMENT_SIZE,
+        )
+    } else {
+        (align_up(info_size + required, SEGMENT_SLICE_SIZE), 0)
+    };
+    let alignment = if page_alignment > 0 {
+        page_alignment.max(SEGMENT_ALIGN)
+    } else {
+        SEGMENT_ALIGN
+    };
+    let (mem, memid) =
+        arena::alloc_aligned(segment_size, alignment, align_offset, (*heap).arena_id);
+    if mem.is_null() {
+        return ptr::null_mut();
+    }
+    let seg = mem as *mut Segment;
+    if !memid.initially_zero {
+        ptr::write_bytes(mem, 0, size_of::<Segment>());
+    }
+    (*seg).memid = memid;
+    (*seg).allow_purge = !memid.is_pinned && options::get(Opt::PurgeDelay) >= 0;
+    (*seg).segment_size = segment_size;
+    (*seg).segment_slices = segment_size / SEGMENT_SLICE_SIZE;
+    (*seg).segment_info_slices = info_slices;
+    (*seg).kind = if required == 0 {
+        SegmentKind::Normal
+    } else {
+        SegmentKind::Huge
+    };
+    (*seg).slice_entries = (*seg).segment_slices.min(SLICES_PER_SEGMENT);
+    (*seg).cookie = seg as usize ^ crate::heap::main_cookie();
+    (*seg).purge_expire = 0;
+    (*seg).purge_mask = [0; 8];
+    (*seg).dirty_mask = if memid.initially_zero {
+        [0; 8]
+    } else {
+        [usize::MAX; 8]
+    };
+    mask_set(&mut (*seg).dirty_mask, 0, info_slices);
+    (*seg).abandoned_next = ptr::null_mut();
+    (*seg).abandoned_prev = ptr::null_mut();
+    (*seg).abandoned = 0;
+    (*seg).abandoned_visits = 0;
+    (*seg).used = 0;
+    (*seg).was_reclaimed = false;
+    // Relaxed: the segment is not published to other threads yet.
+    (*seg).thread_id.store(thread_id(), Ordering::Relaxed);
+
+    // Guard pages (secure): the last OS page of the header slice and of the segment.
+    if SECURE > 0 {
+        let ps = prim::page_size();
+        prim::protect(mem.add(info_size - ps), ps, false);
+        if (*seg).kind == SegmentKind::Normal {
+            prim::protect(mem.add(segment_size - ps), ps, false);
+        }
+    }
+
+    // The header is a span in use that is not counted as a page.
+    span_allocate(seg, 0, info_slices);
+    (*seg).used -= 1;
+
+    segment_map::register(seg);
+    let stats = crate::heap::tld_stats(heap);
+    stats.segments.increase(1);
+    let segs = &mut (*tld).segments;
+    segs.count += 1;
+    segs.peak_count = segs.peak_count.max(segs.count);
+    segs.current_size += segment_size;
+    segs.peak_size = segs.peak_size.max(segs.current_size);
+
+    if (*seg).kind == SegmentKind::Normal {
+        // Secure builds leave the last slice (with the guard page) unused.
+        let usable = SLICES_PER_SEGMENT - info_slices - if SECURE > 0 { 1 } else { 0 };
+        if SECURE > 0 {
+            let last = span_allocate(seg, SLICES_PER_SEGMENT - 1, 1);
+            (*last).block_size = 1;
+            (*seg).used -= 1;
+        }
+        span_free(seg, info_slices, usable, false, tld);
+    }
+    seg
+}
+
+/// Give a segment's memory back (to its arena or the OS).
+unsafe fn segment_free(seg: *mut Segment, _force: bool, tld: *mut Tld) {
+    // Unqueue its free spans.
+    if is_owned_normal(seg) {
+        let mut idx = (*seg).segment_info_slices;
+        while idx < (*seg).slice_entries {
+            let slice = slice_at(seg, idx);
+            let n = (*slice).slice_count as usize;
+            debug_assert!(n > 0);
+            if (*slice).block_size == 0 {
+                span_remove_from_queue(seg, slice, tld);
+            }
+            idx += n.max(1);
+        }
+    }
+    segment_map::unregister(seg);
+    let segs = &mut (*tld).segments;
+    segs.count -= 1;
+    segs.current_size -= (*seg).segment_size;
+    (*tld).stats.segments.decrease(1);
+    if SECURE > 0 {
+        let ps = prim::page_size();
+        let mem = seg as *mut u8;
+        prim::protect(
+            mem.add((*seg).segment_info_slices * SEGMENT_SLICE_SIZE - ps),
+            ps,
+            true,
+        );
+        if (*seg).kind == SegmentKind::Normal {
+            prim::protect(mem.add((*seg).segment_size - ps), ps, true);
+        }
+    }
+    let memid = (*seg).memid;
+    let size = (*seg).segment_size;
+    arena::free(seg as *mut u8, size, &memid);
+}
+
+// --- pages ---------------------------------------------------------------------------------
+
+/// Allocate a page for blocks of `block_size` for `heap`: from a free span of the
+/// thread's segments, a reclaimed abandoned segment, or a new segment. Blocks above
+/// 16 MiB or alignments above 16 MiB get a huge segment of their own.
+///
+/// # Safety
+/// `heap` must be the calling thread's initialised heap and `tld` its thread data.
+pub unsafe fn page_alloc(
+    heap: *mut Heap,
+    block_size: usize,
+    page_alignment: usize,
+    tld: *mut Tld,
+) -> *mut Page {
+    if page_alignment > BLOCK_ALIGNMENT_MAX || block_size > LARGE_OBJ_SIZE_MAX {
+        return huge_page_alloc(heap, block_size, page_alignment, tld);
+    }
+    let page_size = if block_size <= SMALL_OBJ_SIZE_MAX {
+        SMALL_PAGE_SIZE
+    } else if block_size <= MEDIUM_OBJ_SIZE_MAX {
+        MEDIUM_PAGE_SIZE
+    } else if block_size <= MEDIUM_PAGE_SIZE {
+        align_up(block_size, SEGMENT_SLICE_SIZE)
+    } else {
+        align_up(block_size, MEDIUM_PAGE_SIZE)
+    };
+    let count = page_size / SEGMENT_SLICE_SIZE;
+    let mut page = find_and_allocate(count, tld);
+    if page.is_null() {
+        if try_reclaim(heap, count, block_size, tld) {
+            // The reclaimed segment's free spans are in our queues now, and its pages in
+            // the heap: if one of them serves this size class, let the caller's queue
+            // search find it rather than carving a new page.
+            page = find_and_allocate(count, tld);
+            if page.is_null()
+                && block_size <= MEDIUM_OBJ_SIZE_MAX
+                && !(*heap).pages[page_queue::bin(block_size)].first.is_null()
+            {
+                return ptr::null_mut();
+            }
+        }
+        if page.is_null() {
+            if segment_alloc(0, 0, heap, tld).is_null() {
+                return ptr::null_mut();
+            }
+            page = find_and_allocate(count, tld);
+        }
+    }
+    page
+}
+
+unsafe fn huge_page_alloc(
+    heap: *mut Heap,
+    size: usize,
+    page_alignment: usize,
+    tld: *mut Tld,
+) -> *mut Page {
+    let seg = segment_alloc(size, page_alignment, heap, tld);
+    if seg.is_null() {
+        return ptr::null_mut();
+    }
+    let info = (*seg).segment_info_slices;
+    let count = (*seg).segment_slices - info;
+    // Only the first `slice_entries` descriptors exist; a huge page is found from any
+    // pointer in its first 32 MiB (+1 slice for the over-aligned case).
+    let page = span_allocate(seg, info, count.min((*seg).slice_entries - info));
+    (*page).slice_count = count as u32;
+    let mut i = info + 1;
+    while i <= SLICES_PER_SEGMENT && i < info + count + 1 {
+        let s = slice_at(seg, i);
+        (*s).slice_offset = ((i - info) * size_of::<Page>()) as u32;
+        (*s).slice_count = 0;
+        (*s).block_size = 1;
+        i += 1;
+    }
+    (*page).is_huge = true;
+    page
+}
+
+/// Return a page (with no live blocks) to its segment; free or abandon the segment when
+/// that was its last page in use.
+///
+/// # Safety
+/// `page` must be unlinked from any heap queue and owned by the calling thread.
+pub unsafe fn page_free(page: *mut Page, force: bool, tld: *mut Tld) {
+    let seg = page_segment(page);
+    (*tld).stats.pages.decrease(1);
+    if (*page).is_huge {
+        let bs = (*page).block_size;
+        (*tld).stats.huge.decrease(bs);
+    } else if (*page).block_size > MEDIUM_OBJ_SIZE_MAX {
+        let bs = (*page).block_size;
+        (*tld).stats.large.decrease(bs);
+    }
+    // Reset the descriptor (keeping the span fields).
+    (*page).capacity = 0;
+    (*page).reserved = 0;
+    (*page).used = 0;
+    (*page).free = ptr::null_mut();
+    (*page).local_free = ptr::null_mut();
+    (*page).flags = 0;
+    (*page).retire_expire = 0;
+    (*page).free_is_zero = false;
+    // Relaxed: the page has no owner and no live blocks: nobody frees into it.
+    (*page).xthread_free.store(0, Ordering::Relaxed);
+    (*page).xheap.store(ptr::null_mut(), Ordering::Relaxed);
+    (*page).page_start = ptr::null_mut();
+    if (*seg).kind == SegmentKind::Huge {
+        (*page).block_size = 0;
+        (*seg).used -= 1;
+    } else {
+        if options::get(Opt::DeprecatedPageReset) != 0 && (*seg).allow_purge {
+            let idx = slice_index(seg, page);
+            purge_range(seg, idx, (*page).slice_count as usize);
+        }
+        span_free_coalesce(page, tld);
+        (*seg).used -= 1;
+    }
+    if (*seg).used == 0 {
+        segment_free(seg, force, tld);
+    } else if (*seg).used == (*seg).abandoned {
+        segment_abandon(seg, tld);
+    } else {
+        try_purge(seg, force);
+    }
+}
+
+// --- abandonment ---------------------------------------------------------------------------
+
+/// Segments of exited threads, waiting to be reclaimed. A spin lock guards the list (it
+/// is touched only at thread exit, on segment allocation and on a free into an
+/// abandoned segment, never on the malloc/free fast paths).
+struct AbandonedList {
+    head: *mut Segment,
+}
+static ABANDONED: Racy<AbandonedList> = Racy::new(AbandonedList {
+    head: ptr::null_mut(),
+});
+static ABANDONED_LOCK: SpinLock = SpinLock::new();
+static ABANDONED_COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// Number of abandoned segments not yet reclaimed.
+pub fn abandoned_count() -> usize {
+    // Relaxed: a statistic / heuristic.
+    ABANDONED_COUNT.load(Ordering::Relaxed)
+}
+
+/// After `fork`, the child's only thread may take the lock even if a vanished thread
+/// held it in the parent.
+pub fn fork_child_reset() {
+    ABANDONED_LOCK.force_unlock();
+}
+
+unsafe fn abandoned_push(seg: *mut Segment) {
+    ABANDONED_LOCK.lock();
+    let list = ABANDONED.get();
+    (*seg).abandoned_prev = ptr::null_mut();
+    (*seg).abandoned_next = (*list).head;
+    if !(*list).head.is_null() {
+        (*(*list).head).abandoned_prev = seg;
+    }
+    (*list).head = seg;
+    // Release: a reclaimer that claims the segment (under the lock) sees its state.
+    (*seg).thread_id.store(0, Ordering::Release);
+    // Relaxed: a counter.
+    ABANDONED_COUNT.fetch_add(1, Ordering::Relaxed);
+    ABANDONED_LOCK.unlock();
+}
+
+unsafe fn abandoned_unlink_locked(seg: *mut Segment) {
+    let list = ABANDONED.get();
+    if !(*seg).abandoned_prev.is_null() {
+        (*(*seg).abandoned_prev).abandoned_next = (*seg).abandoned_next;
+    } else {
+        (*list).head = (*seg).abandoned_next;
+    }
+    if !(*seg).abandoned_next.is_null() {
+        (*(*seg).abandoned_next).abandoned_prev = (*seg).abandoned_prev;
+    }
+    (*seg).abandoned_next = ptr::null_mut();
+    (*seg).abandoned_prev = ptr::null_mut();
+    // Relaxed: a counter.
+    ABANDONED_COUNT.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Claim a specific abandoned segment for the calling thread. False if another thread
+/// got it first.
+unsafe fn abandoned_claim(seg: *mut Segment) -> bool {
+    ABANDONED_LOCK.lock();
+    // Relaxed: under the lock, which orders the abandoner's writes before ours.
+    let ok = (*seg).thread_id.load(Ordering::Relaxed) == 0;
+    if ok {
+        abandoned_unlink_locked(seg);
+        // Relaxed: the lock's release publishes it.
+        (*seg).thread_id.store(thread_id(), Ordering::Relaxed);
+    }
+    ABANDONED_LOCK.unlock();
+    ok
+}
+
+/// Pop any abandoned segment, claimed for the calling thread.
+unsafe fn abandoned_pop() -> *mut Segment {
+    if abandoned_count() == 0 {
+        return ptr::null_mut();
+    }
+    ABANDONED_LOCK.lock();
+    let seg = (*ABANDONED.get()).head;
+    if !seg.is_null() {
+        abandoned_unlink_locked(seg);
+        // Relaxed: as in `abandoned_claim`.
+        (*seg).thread_id.store(thread_id(), Ordering::Relaxed);
+    }
+    ABANDONED_LOCK.unlock();
+    seg
+}
+
+/// All used pages of the segment are abandoned: give the segment up.
+unsafe fn segment_abandon(seg: *mut Segment, tld: *mut Tld) {
+    debug_assert!((*seg).used == (*seg).abandoned && (*seg).used > 0);
+    // Take the free spans out of our queues.
+    if (*seg).kind == SegmentKind::Normal {
+        let mut idx = (*seg).segment_info_slices;
+        while idx < (*seg).slice_entries {
+            let slice = slice_at(seg, idx);
+            let n = ((*slice).slice_count as usize).max(1);
+            if (*slice).block_size == 0 {
+                span_remove_from_queue(seg, slice, tld);
+            }
+            idx += n;
+        }
+    }
+    // Pending purges happen now: nobody will be around to do them later.
+    try_purge(
+        seg,
+        options::is_enabled(Opt::AbandonedPagePurge) || (*seg).memid.kind != MemKind::Arena,
+    );
+    (*tld).stats.segments_abandoned.increase(1);
+    let segs = &mut (*tld).segments;
+    segs.count -= 1;
+    segs.current_size -= (*seg).segment_size;
+    (*seg).abandoned_visits = 0;
+    if (*seg).was_reclaimed {
+        segs.reclaim_count = segs.reclaim_count.saturating_sub(1);
+        (*seg).was_reclaimed = false;
+    }
+    abandoned_push(seg);
+}
+
+/// Abandon one page of an exiting thread's heap (it still has live blocks).
+///
+/// # Safety
+/// `page` must be unlinked from its heap's queues, owned by the caller, and marked
+/// `NeverDelayedFree` already.
+pub unsafe fn page_abandon(page: *mut Page, tld: *mut Tld) {
+    let seg = page_segment(page);
+    page::set_heap(page, ptr::null_mut());
+    (*tld).stats.pages_abandoned.increase(1);
+    (*seg).abandoned += 1;
+    debug_assert!((*seg).abandoned <= (*seg).used);
+    if (*seg).used == (*seg).abandoned {
+        segment_abandon(seg, tld);
+    }
+}
+
+/// Take over an abandoned segment (already claimed for this thread): its pages join
+/// `heap`, its free spans our queues. Empty pages are freed; returns null if the whole
+/// segment turned out empty and was freed.
+unsafe fn reclaim(seg: *mut Segment, heap: *mut Heap, tld: *mut Tld) -> *mut Segment {
+    (*seg).abandoned_visits = 0;
+    (*seg).was_reclaimed = true;
+    let segs = &mut (*tld).segments;
+    segs.reclaim_count += 1;
+    segs.count += 1;
+    segs.peak_count = segs.peak_count.max(segs.count);
+    segs.current_size += (*seg).segment_size;
+    segs.peak_size = segs.peak_size.max(segs.current_size);
+    (*tld).stats.segments_abandoned.decrease(1);
+
+    // First pass: queue the free spans and adopt the pages with live blocks; chain the
+    // empty pages (through `next`) to free them once every span is queued, since freeing
+    // coalesces with neighbouring spans.
+    let mut empty: *mut Page = ptr::null_mut();
+    let mut idx = (*seg).segment_info_slices;
+    while idx < (*seg).slice_entries {
+        let slice = slice_at(seg, idx);
+        let n = ((*slice).slice_count as usize).max(1);
+        if (*slice).block_size == 0 {
+            span_free(seg, idx, (*slice).slice_count as usize, false, tld);
+        } else if (*slice).block_size > 1 {
+            let page = slice;
+            (*seg).abandoned -= 1;
+            (*tld).stats.pages_abandoned.decrease(1);
+            page::set_heap(page, heap);
+            page::use_delayed_free(page, Delayed::UseDelayedFree, true);
+            page::free_collect(page, false);
+            if (*page).all_free() {
+                (*page).next = empty;
+                empty = page;
+            } else {
+                let pq = page_queue::page_queue_of(heap, page);
+                page_queue::push(heap, pq, page);
+            }
+        }
+        idx += n;
+    }
+    while !empty.is_null() {
+        let page = empty;
+        empty = (*page).next;
+        (*page).next = ptr::null_mut();
+        page_free_in_reclaim(page, tld);
+    }
+    if (*seg).used == 0 {
+        segment_free(seg, false, tld);
+        return ptr::null_mut();
+    }
+    seg
+}
+
+/// Free an empty page while its segment is being reclaimed (no abandon check).
+unsafe fn page_free_in_reclaim(page: *mut Page, tld: *mut Tld) {
+    let seg = page_segment(page);
+    (*tld).stats.pages.decrease(1);
+    (*page).capacity = 0;
+    (*page).reserved = 0;
+    (*page).used = 0;
+    (*page).free = ptr::null_mut();
+    (*page).local_free = ptr::null_mut();
+    (*page).flags = 0;
+    // Relaxed: no live blocks, no concurrent freers.
+    (*page).xthread_free.store(0, Ordering::Relaxed);
+    (*page).xheap.store(ptr::null_mut(), Ordering::Relaxed);
+    if (*seg).kind == SegmentKind::Huge {
+        (*page).block_size = 0;
+    } else {
+        span_free_coalesce(page, tld);
+    }
+    (*seg).used -= 1;
+}
+
+/// When a thread needs a fresh span: reclaim an abandoned segment instead of mapping a
+/// new one. Returns true if a segment was reclaimed (and is still alive).
+unsafe fn try_reclaim(
+    heap: *mut Heap,
+    _slices_needed: usize,
+    _block_size: usize,
+    tld: *mut Tld,
+) -> bool {
+    if (*heap).no_reclaim {
+        return false;
+    }
+    let percent = options::get_clamp(Opt::MaxSegmentReclaim, 0, 100) as usize;
+    if percent == 0 {
+        return false;
+    }
+    let total = abandoned_count();
+    if total == 0 {
+        return false;
+    }
+    let mut tries = (total * percent / 100).clamp(1, 1024);
+    if total > 8 {
+        tries = tries.max(8);
+    }
+    for _ in 0..tries {
+        let seg = abandoned_pop();
+        if seg.is_null() {
+            return false;
+        }
+        if !reclaim(seg, heap, tld).is_null() {
+            return true;
+        }
+    }
+    false
+}
+
+/// A free into an abandoned segment: take the segment over (if the option allows and
+/// the thread has not reclaimed too much already). Returns true if the caller now owns
+/// the segment.
+///
+/// # Safety
+/// `seg` must be a live segment; `heap` the caller's initialised default heap.
+pub unsafe fn try_reclaim_on_free(seg: *mut Segment, heap: *mut Heap) -> bool {
+    if !options::is_enabled(Opt::AbandonedReclaimOnFree) || (*heap).no_reclaim {
+        return false;
+    }
+    let tld = (*heap).tld;
+    if (*tld).segments.reclaim_count * 2 > (*tld).segments.count {
+        return false;
+    }
+    if (*seg).kind != SegmentKind::Normal {
+        return false;
+    }
+    if !abandoned_claim(seg) {
+        return false;
+    }
+    // The segment may be freed if all its pages were empty; the block being freed keeps
+    // its page alive, so the segment survives.
+    !reclaim(seg, heap, tld).is_null()
+}
+
+/// Reclaim every abandoned segment into `heap` (forced collection on the main thread).
+///
+/// # Safety
+/// `heap` must be the caller's initialised heap.
+pub unsafe fn reclaim_all(heap: *mut Heap) {
+    let tld = (*heap).tld;
+    loop {
+        let seg = abandoned_pop();
+        if seg.is_null() {
+            break;
+        }
+        reclaim(seg, heap, tld);
+    }
+}
+
+/// Purge the pending ranges of all the thread's segments that hold free spans.
+///
+/// # Safety
+/// `tld` must be the caller's thread data.
+pub unsafe fn collect_purges(tld: *mut Tld, force: bool) {
+    for bin in 0..=SEGMENT_BIN_MAX {
+        let mut slice = (*tld).segments.spans[bin].first;
+        while !slice.is_null() {
+            let seg = page_segment(slice);
+            if (*seg).purge_expire != 0 {
+                try_purge(seg, force);
+            }
+            slice = (*slice).next;
+        }
+    }
+}
+
+/// Huge blocks freed by another thread: give their memory back right away (all but the
+/// first word, which holds the free-list link), since the owner may not free the segment
+/// for a long time.
+///
+/// # Safety
+/// `page` must be a huge page and `block` its (only) block, being freed.
+pub unsafe fn huge_page_reset(page: *mut Page, block: *mut u8) {
+    let seg = page_segment(page);
+    if !(*seg).allow_purge {
+        return;
+    }
+    let bsize = (*page).block_size;
+    if bsize > size_of::<usize>() {
+        crate::os::purge(block.add(size_of::<usize>()), bsize - size_of::<usize>());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_bins() {
+        assert_eq!(slice_bin(0), 0);
+        assert_eq!(slice_bin(1), 1);
+        for n in 1..=8 {
+            assert_eq!(slice_bin(n), n);
+        }
+        assert!(slice_bin(512) <= SEGMENT_BIN_MAX);
+        let mut last = 0;
+        for n in 1..=512 {
+            let b = slice_bin(n);
+            assert!(b >= last && b <= SEGMENT_BIN_MAX);
+            last = b;
+        }
+    }
+
+    #[test]
+    fn ptr_segment_rounds_down() {
+        let base = 64 * SEGMENT_SIZE;
+        assert_eq!(ptr_segment((base + 100) as *const u8) as usize, base);
+        assert_eq!(
+            ptr_segment((base + SEGMENT_SIZE) as *const u8) as usize,
+            base
+        );
+        assert!(ptr_segment(core::ptr::null()).is_null());
+    }
+}
+
+/// Grow the single block of a large page in place by taking over the free span that
+/// follows it (the `realloc` of a growing buffer then needs no copy). Returns true if
+/// the block now has at least `new_block_size` bytes.
+///
+/// # Safety
+/// `p` must be a live block owned by the calling thread.
+pub unsafe fn try_grow_large(p: *mut u8, new_block_size: usize) -> bool {
+    let seg = ptr_segment(p);
+    if seg.is_null()
+        || (*seg).kind != SegmentKind::Normal
+        || (*seg).thread_id.load(Ordering::Relaxed) != thread_id()
+    {
+        return false;
+    }
+    let page = page_of(seg, p);
+    if (*page).page_start != p
+        || (*page).reserved != 1
+        || (*page).used != 1
+        || (*page).block_size <= MEDIUM_OBJ_SIZE_MAX
+        || (*page).has_aligned()
+    {
+        return false;
+    }
+    // Grow by at least half the current size, so repeated small growth stays cheap.
+    let old_size = (*page).block_size;
+    let want = new_block_size.max(old_size + old_size / 2);
+    let mut new_size = crate::os::good_alloc_size(want);
+    if new_size > LARGE_OBJ_SIZE_MAX {
+        new_size = crate::os::good_alloc_size(new_block_size);
+        if new_size > LARGE_OBJ_SIZE_MAX {
+            return false;
+        }
+    }
+    let idx = slice_index(seg, page);
+    let have = (*page).slice_count as usize;
+    let need = align_up(new_size, SEGMENT_SLICE_SIZE) / SEGMENT_SLICE_SIZE;
+    if need <= have {
+        (*page).block_size = have * SEGMENT_SLICE_SIZE;
+        return (*page).block_size >= new_block_size;
+    }
+    let next_idx = idx + have;
+    if next_idx >= (*seg).slice_entries {
+        return false;
+    }
+    let next = slice_at(seg, next_idx);
+    if (*next).block_size != 0 || (*next).slice_count == 0 {
+        return false;
+    }
+    let avail = (*next).slice_count as usize;
+    // Take what is needed (or the whole span if the rest would be tiny).
+    let mut take = need - have;
+    if take > avail {
+        take = avail;
+        if have + take < align_up(new_block_size, SEGMENT_SLICE_SIZE) / SEGMENT_SLICE_SIZE {
+            return false;
+        }
+    }
+    let heap = (*page).heap();
+    let tld = (*heap).tld;
+    span_remove_from_queue(seg, next, tld);
+    if avail > take {
+        span_free(seg, next_idx + take, avail - take, false, tld);
+    }
+    let count = have + take;
+    // Re-describe the page's slices (like `span_allocate`, without counting a new page).
+    (*page).slice_count = count as u32;
+    let extra = (count - 1).min(MAX_SLICE_OFFSET_COUNT);
+    for i in 1..=extra {
+        let s = slice_at(seg, idx + i);
+        (*s).slice_offset = (i * size_of::<Page>()) as u32;
+        (*s).slice_count = 0;
+        (*s).block_size = 1;
+    }
+    if count > 1 + extra {
+        let last = slice_at(seg, idx + count - 1);
+        (*last).slice_offset = ((count - 1) * size_of::<Page>()) as u32;
+        (*last).slice_count = 0;
+        (*last).block_size = 1;
+    }
+    mask_set(&mut (*seg).dirty_mask, next_idx, take);
+    mask_clear(&mut (*seg).purge_mask, next_idx, take);
+    let new_bsize = count * SEGMENT_SLICE_SIZE;
+    let stats = &(*tld).stats;
+    stats.large.decrease(old_size);
+    stats.large.increase(new_bsize);
+    (*page).block_size = new_bsize;
+    (*page).block_size_shift = 0;
+    new_bsize >= new_block_size
+}

@@ -1,0 +1,258 @@
+//! The one door through which atomics, interior mutability and thread-local state pass.
+//!
+//! Keeping them here means a model checker (loom) or an alternative TLS strategy can be
+//! swapped in at one place. The default heap pointer is the only thread-local the
+//! allocator has; everything else per thread hangs off the heap it points to.
+
+pub use core::sync::atomic::{
+    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+};
+
+use core::cell::UnsafeCell;
+
+/// A `static` that the allocator mutates under its own protocol (thread ownership or an
+/// explicit lock). `Sync` is asserted because every access site documents why it is
+/// exclusive.
+#[repr(transparent)]
+pub struct Racy<T>(UnsafeCell<T>);
+
+// SAFETY: all accesses go through `get()`, whose callers guarantee exclusivity (the data
+// is owned by one thread, or is only touched under a lock / once at start-up).
+unsafe impl<T> Sync for Racy<T> {}
+
+impl<T> Racy<T> {
+    pub const fn new(v: T) -> Self {
+        Racy(UnsafeCell::new(v))
+    }
+    #[inline(always)]
+    pub const fn get(&self) -> *mut T {
+        self.0.get()
+    }
+}
+
+/// Identity of the calling thread: the thread pointer. It is non-zero, unique among live
+/// threads, and needs no initialisation, so `free` can compare it with a segment's owner
+/// before the thread was ever set up.
+#[inline(always)]
+pub fn thread_id() -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let tid: usize;
+        // SAFETY: on x86-64 Linux `%fs:0` holds the thread control block's self pointer;
+        // reading it has no side effects.
+        unsafe {
+            core::arch::asm!("mov {}, qword ptr fs:[0]", out(reg) tid,
+                options(nostack, preserves_flags, readonly, pure));
+        }
+        tid
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        let tid: usize;
+        // SAFETY: `tpidr_el0` is the thread pointer register, readable at EL0.
+        unsafe {
+            core::arch::asm!("mrs {}, tpidr_el0", out(reg) tid,
+                options(nostack, preserves_flags, nomem, pure));
+        }
+        tid
+    }
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        // The address of errno is per thread and stable for the thread's life.
+        // SAFETY: __errno_location has no preconditions.
+        unsafe { libc::__errno_location() as usize }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The thread-local default heap pointer.
+//
+// Initial-exec TLS (the default, as C mimalloc's `-ftls-model=initial-exec`): one 8-byte
+// `.tbss` slot defined in assembly and addressed through its GOT TP-offset, so a read is
+// two instructions and never calls `__tls_get_addr` (which can allocate). The value 0
+// means "the empty heap"; the accessors translate, so the slot can live in `.tbss`.
+//
+// With the feature `local_dynamic_tls` (CMake `MI_LOCAL_DYNAMIC_TLS=ON`, for libraries
+// loaded late with dlopen) or on other architectures, a pthread key is used instead.
+// ---------------------------------------------------------------------------------------
+
+#[cfg(all(
+    target_arch = "x86_64",
+    target_os = "linux",
+    not(feature = "local_dynamic_tls")
+))]
+mod tls {
+    core::arch::global_asm!(
+        ".pushsection .tbss._mi_rs_heap_default,\"awT\",@nobits",
+        ".p2align 3",
+        ".globl _mi_rs_heap_default",
+        ".hidden _mi_rs_heap_default",
+        ".type _mi_rs_heap_default,@object",
+        ".size _mi_rs_heap_default,8",
+        "_mi_rs_heap_default:",
+        ".zero 8",
+        ".popsection",
+    );
+
+    #[inline(always)]
+    pub fn get() -> usize {
+        let v: usize;
+        // SAFETY: reads this thread's slot via its initial-exec TP offset; the slot is
+        // 8 bytes of zero-initialised TLS defined above.
+        unsafe {
+            core::arch::asm!(
+                "mov {v}, qword ptr [rip + _mi_rs_heap_default@GOTTPOFF]",
+                "mov {v}, qword ptr fs:[{v}]",
+                v = out(reg) v,
+                options(nostack, preserves_flags, readonly),
+            );
+        }
+        v
+    }
+
+    #[inline(always)]
+    pub fn set(v: usize) {
+        // SAFETY: writes this thread's own slot (see `get`).
+        unsafe {
+            core::arch::asm!(
+                "mov {t}, qword ptr [rip + _mi_rs_heap_default@GOTTPOFF]",
+                "mov qword ptr fs:[{t}], {v}",
+                t = out(reg) _,
+                v = in(reg) v,
+                options(nostack, preserves_flags),
+            );
+        }
+    }
+
+    pub const MODEL: &str = "initial-exec";
+}
+
+#[cfg(not(all(
+    target_arch = "x86_64",
+    target_os = "linux",
+    not(feature = "local_dynamic_tls")
+)))]
+mod tls {
+    use super::{AtomicUsize, Ordering};
+    // Key + 1, so 0 means "not created yet".
+    static KEY: AtomicUsize = AtomicUsize::new(0);
+
+    fn key() -> Option<libc::pthread_key_t> {
+        // Relaxed: the key is created once during process init (which happens-before any
+        // thread that could observe it through thread creation).
+        let k = KEY.load(Ordering::Relaxed);
+        if k == 0 {
+            None
+        } else {
+            Some((k - 1) as libc::pthread_key_t)
+        }
+    }
+
+    #[inline]
+    pub fn get() -> usize {
+        match key() {
+            // SAFETY: the key was created by `pthread_key_create`.
+            Some(k) => unsafe { libc::pthread_getspecific(k) as usize },
+            None => 0,
+        }
+    }
+
+    pub fn set(v: usize) {
+        let k = match key() {
+            Some(k) => k,
+            None => {
+                let mut k: libc::pthread_key_t = 0;
+                // SAFETY: plain key creation; no destructor (thread teardown uses its own key).
+                if unsafe { libc::pthread_key_create(&mut k, None) } != 0 {
+                    return;
+                }
+                // Relaxed: racing creators at process start are benign (one key wins,
+                // the other leaks one key slot).
+                KEY.store(k as usize + 1, Ordering::Relaxed);
+                k
+            }
+        };
+        // SAFETY: valid key; the value is an opaque pointer.
+        unsafe { libc::pthread_setspecific(k, v as *const libc::c_void) };
+    }
+
+    pub const MODEL: &str = "pthread key";
+}
+
+/// Raw value of this thread's default-heap slot (0 = the empty heap).
+#[inline(always)]
+pub fn tls_heap_get() -> usize {
+    tls::get()
+}
+
+/// Set this thread's default-heap slot.
+#[inline(always)]
+pub fn tls_heap_set(v: usize) {
+    tls::set(v)
+}
+
+/// Name of the TLS access model in use, for verbose output.
+pub const TLS_MODEL: &str = tls::MODEL;
+
+/// A minimal test-and-test-and-set spin lock for rare slow-path bookkeeping (never on
+/// the malloc/free paths). Fork safety: `force_unlock` is called in the child.
+pub struct SpinLock {
+    locked: AtomicBool,
+}
+
+impl SpinLock {
+    pub const fn new() -> Self {
+        SpinLock {
+            locked: AtomicBool::new(false),
+        }
+    }
+
+    pub fn lock(&self) {
+        loop {
+            // Acquire: the critical section must see everything the previous holder wrote.
+            if self
+                .locked
+                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+            {
+                return;
+            }
+            let mut spins = 0u32;
+            // Relaxed: only a hint to retry the CAS.
+            while self.locked.load(Ordering::Relaxed) {
+                spins += 1;
+                if spins < 64 {
+                    core::hint::spin_loop();
+                } else {
+                    yield_now();
+                }
+            }
+        }
+    }
+
+    pub fn try_lock(&self) -> bool {
+        // Acquire: as in `lock`.
+        self.locked
+            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    pub fn unlock(&self) {
+        // Release: publish the critical section's writes to the next holder.
+        self.locked.store(false, Ordering::Release);
+    }
+
+    /// In a forked child only one thread exists: a lock held by a vanished thread is free.
+    pub fn force_unlock(&self) {
+        // Relaxed: single-threaded context (fork child).
+        self.locked.store(false, Ordering::Relaxed);
+    }
+}
+
+#[inline]
+pub fn yield_now() {
+    // SAFETY: sched_yield has no preconditions.
+    unsafe {
+        libc::sched_yield();
+    }
+}
