@@ -12,10 +12,10 @@ use core::ptr;
 /// `mi_free`.
 #[inline(always)]
 pub fn free(p: *mut u8) {
-    let seg = segment::ptr_segment(p);
-    if seg.is_null() {
+    if p.is_null() {
         return;
     }
+    let seg = segment::ptr_segment_nonnull(p);
     if DEBUG > 0 || SECURE >= 4 {
         if !check_pointer(seg, p, "mi_free") {
             return;
@@ -27,12 +27,25 @@ pub fn free(p: *mut u8) {
         let page = segment::page_of(seg, p);
         // Relaxed: comparing with our own id; only we could have stored it.
         let is_local = (*seg).thread_id.load(Ordering::Relaxed) == thread_id();
-        if is_local && (*page).flags == 0 {
-            free_block_local(page, p as *mut Block, true);
+        if is_local && (*page).flags == 0 && DEBUG == 0 && SECURE < 4 && !PADDING {
+            // The fast path: not full, no aligned blocks, owned by us.
+            let block = p as *mut Block;
+            page::block_set_next(page, block, (*page).local_free);
+            (*page).local_free = block;
+            (*page).used -= 1;
+            if (*page).used == 0 {
+                page_retire_cold(page);
+            }
         } else {
             free_generic(seg, page, is_local, p);
         }
     }
+}
+
+#[cold]
+#[inline(never)]
+unsafe fn page_retire_cold(page: *mut Page) {
+    page::retire(page)
 }
 
 /// Free a block of a page owned by the calling thread.
@@ -335,6 +348,7 @@ unsafe fn free_stats(page: *const Page, block: *const Block) {
 }
 
 /// `mi_free_size`, `mi_free_aligned`: the size/alignment are checked in debug builds.
+#[inline]
 pub fn free_size(p: *mut u8, size: usize) {
     if DEBUG > 0 && !p.is_null() && size > usable_size(p) {
         crate::mi_warning!(

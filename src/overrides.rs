@@ -8,12 +8,13 @@
 
 use crate::capi::*;
 use crate::types::*;
+use crate::{alloc as a, free as f};
 use core::ffi::c_void;
 use libc::c_char;
 
 #[no_mangle]
 pub extern "C" fn malloc(size: usize) -> *mut c_void {
-    mi_malloc(size)
+    a::malloc(size) as *mut c_void
 }
 #[no_mangle]
 pub extern "C" fn calloc(count: usize, size: usize) -> *mut c_void {
@@ -25,7 +26,7 @@ pub unsafe extern "C" fn realloc(p: *mut c_void, newsize: usize) -> *mut c_void 
 }
 #[no_mangle]
 pub unsafe extern "C" fn free(p: *mut c_void) {
-    mi_free(p)
+    f::free(p as *mut u8)
 }
 #[no_mangle]
 pub unsafe extern "C" fn cfree(p: *mut c_void) {
@@ -141,19 +142,19 @@ pub unsafe extern "C" fn __posix_memalign(
 // C++ operators (Itanium ABI, 64-bit: size_t = m, std::align_val_t = St11align_val_t).
 #[no_mangle]
 pub unsafe extern "C" fn _ZdlPv(p: *mut c_void) {
-    mi_free(p)
+    f::free(p as *mut u8)
 }
 #[no_mangle]
 pub unsafe extern "C" fn _ZdaPv(p: *mut c_void) {
-    mi_free(p)
+    f::free(p as *mut u8)
 }
 #[no_mangle]
 pub unsafe extern "C" fn _ZdlPvm(p: *mut c_void, size: usize) {
-    mi_free_size(p, size)
+    f::free_size(p as *mut u8, size)
 }
 #[no_mangle]
 pub unsafe extern "C" fn _ZdaPvm(p: *mut c_void, size: usize) {
-    mi_free_size(p, size)
+    f::free_size(p as *mut u8, size)
 }
 #[no_mangle]
 pub unsafe extern "C" fn _ZdlPvSt11align_val_t(p: *mut c_void, alignment: usize) {
@@ -197,11 +198,11 @@ pub unsafe extern "C" fn _ZdaPvSt11align_val_tRKSt9nothrow_t(
 }
 #[no_mangle]
 pub extern "C" fn _Znwm(size: usize) -> *mut c_void {
-    mi_new(size)
+    crate::posix::new(size) as *mut c_void
 }
 #[no_mangle]
 pub extern "C" fn _Znam(size: usize) -> *mut c_void {
-    mi_new(size)
+    crate::posix::new(size) as *mut c_void
 }
 #[no_mangle]
 pub extern "C" fn _ZnwmRKSt9nothrow_t(size: usize, _nt: *const c_void) -> *mut c_void {

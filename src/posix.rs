@@ -223,6 +223,8 @@ fn try_new_handler(nothrow: bool) -> bool {
 ///
 /// # Safety
 /// `heap` must be the calling thread's heap.
+#[cold]
+#[inline(never)]
 pub unsafe fn heap_try_new(heap: *mut Heap, size: usize, nothrow: bool) -> *mut u8 {
     loop {
         let p = alloc::heap_malloc_zero(heap, size, false);
@@ -234,6 +236,7 @@ pub unsafe fn heap_try_new(heap: *mut Heap, size: usize, nothrow: bool) -> *mut 
 
 /// # Safety
 /// `heap` must be the calling thread's heap.
+#[inline]
 pub unsafe fn heap_alloc_new(heap: *mut Heap, size: usize) -> *mut u8 {
     let p = alloc::heap_malloc_zero(heap, size, false);
     if p.is_null() {
@@ -242,6 +245,7 @@ pub unsafe fn heap_alloc_new(heap: *mut Heap, size: usize) -> *mut u8 {
     p
 }
 
+#[inline]
 pub fn new(size: usize) -> *mut u8 {
     // SAFETY: the default heap.
     unsafe { heap_alloc_new(heap(), size) }

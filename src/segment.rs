@@ -131,6 +131,13 @@ pub fn ptr_segment(p: *const u8) -> *mut Segment {
     }
 }
 
+/// `ptr_segment` for a pointer known to be non-null (one instruction less on the free
+/// fast path).
+#[inline(always)]
+pub fn ptr_segment_nonnull(p: *const u8) -> *mut Segment {
+    ((p as usize).wrapping_sub(1) & !SEGMENT_MASK) as *mut Segment
+}
+
 /// The page descriptor of the page containing `p`.
 ///
 /// # Safety
