@@ -98,10 +98,10 @@ unsafe fn overalloc(
         } else {
             size
         };
-        p = alloc::heap_malloc_zero_ex(heap, oversize, false, alignment);
+        p = alloc::heap_malloc_zero_ex(heap, oversize, zero, alignment);
     } else {
         oversize = size + alignment - 1;
-        p = alloc::heap_malloc_zero(heap, oversize, false);
+        p = alloc::heap_malloc_zero(heap, oversize, zero);
     }
     if p.is_null() {
         return ptr::null_mut();
@@ -126,15 +126,6 @@ unsafe fn overalloc(
         }
     }
     debug_assert!((aligned as usize + offset) & align_mask == 0);
-    if zero {
-        // The block was not zeroed above (we zero only what the caller sees, which is
-        // all that matters for huge blocks that are mostly fresh memory).
-        let seg = crate::segment::ptr_segment(p);
-        let page = crate::segment::page_of(seg, p);
-        if !((*page).is_huge && (*page).is_zero_init) {
-            ptr::write_bytes(aligned, 0, size);
-        }
-    }
     aligned
 }
 

@@ -160,20 +160,38 @@ pub extern "C" fn mi_stats_reset() {
 pub extern "C" fn mi_stats_merge() {
     init::stats_merge()
 }
+extern "C" {
+    static stdout: *mut libc::FILE;
+    static stderr: *mut libc::FILE;
+}
+
+/// mimalloc treats the C streams `stdout`/`stderr` passed as an "output function" as a
+/// request for the default output (old code passes them to `mi_stats_print`).
+fn output_or_default(out: Option<OutputFun>) -> Option<OutputFun> {
+    let addr = out.map_or(0, |f| f as usize);
+    // SAFETY: reading the addresses held by libc's stream globals.
+    let (so, se) = unsafe { (stdout as usize, stderr as usize) };
+    if addr == 0 || addr == so || addr == se {
+        None
+    } else {
+        out
+    }
+}
+
 #[no_mangle]
 pub extern "C" fn mi_stats_print(out: *mut c_void) {
-    // The deprecated form: the argument is an output function (or NULL).
-    // SAFETY: C passes a function pointer or NULL here.
+    // The deprecated form: the argument is an output function, NULL, stdout or stderr.
+    // SAFETY: C passes a function pointer (or one of the values filtered below) here.
     let out: Option<OutputFun> = unsafe { core::mem::transmute(out) };
-    init::stats_print(out, core::ptr::null_mut())
+    init::stats_print(output_or_default(out), core::ptr::null_mut())
 }
 #[no_mangle]
 pub extern "C" fn mi_stats_print_out(out: Option<OutputFun>, arg: *mut c_void) {
-    init::stats_print(out, arg)
+    init::stats_print(output_or_default(out), arg)
 }
 #[no_mangle]
 pub extern "C" fn mi_thread_stats_print_out(out: Option<OutputFun>, arg: *mut c_void) {
-    crate::stats::print_out(init::thread_stats(), out, arg)
+    crate::stats::print_out(init::thread_stats(), output_or_default(out), arg)
 }
 #[no_mangle]
 pub unsafe extern "C" fn mi_process_info(
