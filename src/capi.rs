@@ -968,30 +968,37 @@ pub unsafe extern "C" fn mi_free_aligned(p: *mut c_void, alignment: usize) {
 
 // --- 10.1 C++ new wrappers ------------------------------------------------------------------
 
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new(size: usize) -> *mut c_void {
     px::new(size) as *mut c_void
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new_aligned(size: usize, alignment: usize) -> *mut c_void {
     px::new_aligned(size, alignment) as *mut c_void
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new_nothrow(size: usize) -> *mut c_void {
     px::new_nothrow(size) as *mut c_void
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new_aligned_nothrow(size: usize, alignment: usize) -> *mut c_void {
     px::new_aligned_nothrow(size, alignment) as *mut c_void
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new_n(count: usize, size: usize) -> *mut c_void {
     px::new_n(count, size) as *mut c_void
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_new_realloc(p: *mut c_void, newsize: usize) -> *mut c_void {
     px::new_realloc(p as *mut u8, newsize) as *mut c_void
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_new_reallocn(
     p: *mut c_void,
@@ -1000,10 +1007,12 @@ pub unsafe extern "C" fn mi_new_reallocn(
 ) -> *mut c_void {
     px::new_reallocn(p as *mut u8, newcount, size) as *mut c_void
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_alloc_new(heap: *mut mi_heap_t, size: usize) -> *mut c_void {
     px::heap_alloc_new(heap, size) as *mut c_void
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_alloc_new_n(
     heap: *mut mi_heap_t,
@@ -1012,6 +1021,7 @@ pub unsafe extern "C" fn mi_heap_alloc_new_n(
 ) -> *mut c_void {
     px::heap_alloc_new_n(heap, count, size) as *mut c_void
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_try_new(
     heap: *mut mi_heap_t,
@@ -1019,4 +1029,11 @@ pub unsafe extern "C" fn mi_heap_try_new(
     nothrow: bool,
 ) -> *mut c_void {
     px::heap_try_new(heap, size, nothrow) as *mut c_void
+}
+
+/// Called by the C++ shim when `new` fails and no new_handler is installed.
+#[cfg(feature = "cxx_new_shim")]
+#[no_mangle]
+pub extern "C" fn _mi_rs_report_new_failure() {
+    crate::mi_error!(ENOMEM, "out of memory in 'new'");
 }

@@ -196,30 +196,37 @@ pub unsafe extern "C" fn _ZdaPvSt11align_val_tRKSt9nothrow_t(
 ) {
     mi_free_aligned(p, alignment)
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn _Znwm(size: usize) -> *mut c_void {
     crate::posix::new(size) as *mut c_void
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn _Znam(size: usize) -> *mut c_void {
     crate::posix::new(size) as *mut c_void
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn _ZnwmRKSt9nothrow_t(size: usize, _nt: *const c_void) -> *mut c_void {
     mi_new_nothrow(size)
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn _ZnamRKSt9nothrow_t(size: usize, _nt: *const c_void) -> *mut c_void {
     mi_new_nothrow(size)
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn _ZnwmSt11align_val_t(size: usize, alignment: usize) -> *mut c_void {
     mi_new_aligned(size, alignment)
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn _ZnamSt11align_val_t(size: usize, alignment: usize) -> *mut c_void {
     mi_new_aligned(size, alignment)
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn _ZnwmSt11align_val_tRKSt9nothrow_t(
     size: usize,
@@ -228,6 +235,7 @@ pub extern "C" fn _ZnwmSt11align_val_tRKSt9nothrow_t(
 ) -> *mut c_void {
     mi_new_aligned_nothrow(size, alignment)
 }
+#[cfg(not(feature = "cxx_new_shim"))]
 #[no_mangle]
 pub extern "C" fn _ZnamSt11align_val_tRKSt9nothrow_t(
     size: usize,
