@@ -117,6 +117,11 @@ unsafe fn overalloc(
         if PADDING {
             // Record the request relative to the block start so overflow checks work.
             let bsize = (*page).usable_block_size();
+            if zero {
+                // The fill bytes written after the over-allocated request may now lie
+                // inside the caller's (zeroed) range.
+                ptr::write_bytes(p.add(oversize), 0, (bsize - oversize.min(bsize)).min(16));
+            }
             let req = (adjust + size).min(bsize);
             let pad = p.add(bsize) as *mut alloc::Padding;
             let mut padv = ptr::read_unaligned(pad);

@@ -67,7 +67,7 @@ pub fn padding_canary(page: *const Page, block: *const Block) -> u32 {
 }
 
 #[inline]
-unsafe fn write_padding(page: *mut Page, block: *mut Block, req: usize) {
+pub(crate) unsafe fn write_padding(page: *mut Page, block: *mut Block, req: usize) {
     let bsize = (*page).usable_block_size();
     let pad = (block as *mut u8).add(bsize) as *mut Padding;
     let delta = bsize - req;
@@ -224,6 +224,10 @@ pub unsafe fn heap_realloc_zero(
         && !zero
         && try_grow_in_place(p, newsize)
     {
+        if PADDING {
+            let seg = crate::segment::ptr_segment(p);
+            write_padding(crate::segment::page_of(seg, p), p as *mut Block, newsize);
+        }
         return p;
     }
     let newp = heap_malloc_zero(heap, newsize, false);

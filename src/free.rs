@@ -119,11 +119,18 @@ unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
     if DEBUG > 0 {
         free_stats(page, block);
     }
+    // The bytes the program could use (in padding builds the trailer follows them and
+    // is checked again when the owner frees the block locally).
+    let usable = if PADDING {
+        padded_size(page, block)
+    } else {
+        (*page).usable_block_size()
+    };
     if (*seg).kind == SegmentKind::Huge {
         // Return the memory now; the owner frees the segment when it notices.
-        segment::huge_page_reset(page, block as *mut u8);
+        segment::huge_page_reset(block as *mut u8, usable);
     } else if DEBUG > 0 {
-        ptr::write_bytes(block as *mut u8, DEBUG_FREED, (*page).usable_block_size());
+        ptr::write_bytes(block as *mut u8, DEBUG_FREED, usable);
     }
     // Push on the page's thread-free list, or signal the owner through its heap.
     // Relaxed: the CAS validates the snapshot.

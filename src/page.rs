@@ -783,7 +783,13 @@ pub unsafe fn malloc_generic(
         // memory that is known to be fresh.
         let p = crate::alloc::page_malloc(heap, page, size, false);
         if !(*page).is_zero_init {
-            ptr::write_bytes(p, 0, (*page).usable_block_size());
+            // Only what the caller may use: in padding builds the trailer follows.
+            let n = if PADDING {
+                size - PADDING_SIZE
+            } else {
+                (*page).usable_block_size()
+            };
+            ptr::write_bytes(p, 0, n);
         } else {
             (*(p as *mut Block)).next = 0;
         }

@@ -1040,18 +1040,17 @@ pub unsafe fn collect_purges(tld: *mut Tld, force: bool) {
 
 /// Huge blocks freed by another thread: give their memory back right away (all but the
 /// first word, which holds the free-list link), since the owner may not free the segment
-/// for a long time.
+/// for a long time. `usable` is the number of bytes the program could use.
 ///
 /// # Safety
-/// `page` must be a huge page and `block` its (only) block, being freed.
-pub unsafe fn huge_page_reset(page: *mut Page, block: *mut u8) {
-    let seg = page_segment(page);
+/// `block` must be the (only) block of a huge page, being freed.
+pub unsafe fn huge_page_reset(block: *mut u8, usable: usize) {
+    let seg = ptr_segment(block);
     if !(*seg).allow_purge {
         return;
     }
-    let bsize = (*page).block_size;
-    if bsize > size_of::<usize>() {
-        crate::os::purge(block.add(size_of::<usize>()), bsize - size_of::<usize>());
+    if usable > size_of::<usize>() {
+        crate::os::purge(block.add(size_of::<usize>()), usable - size_of::<usize>());
     }
 }
 
