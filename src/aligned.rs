@@ -117,10 +117,12 @@ unsafe fn overalloc(
         if PADDING {
             // Record the request relative to the block start so overflow checks work.
             let bsize = (*page).usable_block_size();
+            let old_req = oversize.min(bsize);
+            crate::track::mem_undefined(p.add(old_req), (*page).block_size - old_req);
             if zero {
                 // The fill bytes written after the over-allocated request may now lie
                 // inside the caller's (zeroed) range.
-                ptr::write_bytes(p.add(oversize), 0, (bsize - oversize.min(bsize)).min(16));
+                ptr::write_bytes(p.add(old_req), 0, (bsize - old_req).min(16));
             }
             let req = (adjust + size).min(bsize);
             let pad = p.add(bsize) as *mut alloc::Padding;
@@ -128,6 +130,10 @@ unsafe fn overalloc(
             padv.delta = (bsize - req) as u32;
             ptr::write_unaligned(pad, padv);
             ptr::write_bytes(p.add(req), DEBUG_PADDING, (bsize - req).min(16));
+            if crate::track::ENABLED {
+                crate::track::resize(p, old_req, req);
+                crate::track::mem_noaccess(p.add(req), (*page).block_size - req);
+            }
         }
     }
     debug_assert!((aligned as usize + offset) & align_mask == 0);

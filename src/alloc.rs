@@ -24,6 +24,9 @@ pub unsafe fn page_malloc(heap: *mut Heap, page: *mut Page, size: usize, zero: b
     (*page).free = page::block_next(page, block);
     (*page).used += 1;
     let p = block as *mut u8;
+    if crate::track::ENABLED {
+        crate::track::mem_undefined(p, (*page).block_size);
+    }
     if zero {
         if (*page).free_is_zero {
             (*block).next = 0;
@@ -38,6 +41,15 @@ pub unsafe fn page_malloc(heap: *mut Heap, page: *mut Page, size: usize, zero: b
     }
     if PADDING {
         write_padding(page, block, size - PADDING_SIZE);
+    }
+    if crate::track::ENABLED {
+        let req = if PADDING {
+            size - PADDING_SIZE
+        } else {
+            (*page).usable_block_size()
+        };
+        crate::track::malloc(p, req, zero);
+        crate::track::mem_noaccess(p.add(req), (*page).block_size - req);
     }
     if DEBUG > 0 {
         let stats = crate::heap::tld_stats(heap);
@@ -216,6 +228,7 @@ pub unsafe fn heap_realloc_zero(
         if PADDING {
             crate::free::set_padding_size(p, newsize);
         }
+        crate::track::resize(p, size, newsize);
         return p;
     }
     if !p.is_null()
@@ -224,9 +237,13 @@ pub unsafe fn heap_realloc_zero(
         && !zero
         && try_grow_in_place(p, newsize)
     {
+        crate::track::resize(p, size, newsize);
         if PADDING {
             let seg = crate::segment::ptr_segment(p);
-            write_padding(crate::segment::page_of(seg, p), p as *mut Block, newsize);
+            let page = crate::segment::page_of(seg, p);
+            crate::track::mem_undefined(p.add(newsize), (*page).block_size - newsize);
+            write_padding(page, p as *mut Block, newsize);
+            crate::track::mem_noaccess(p.add(newsize), (*page).block_size - newsize);
         }
         return p;
     }

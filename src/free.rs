@@ -50,7 +50,11 @@ unsafe fn page_retire_cold(page: *mut Page) {
 
 /// Free a block of a page owned by the calling thread.
 #[inline(always)]
-unsafe fn free_block_local(page: *mut Page, block: *mut Block, check_full: bool) {
+unsafe fn free_block_local(page: *mut Page, block: *mut Block, check_full: bool, tracked: bool) {
+    if crate::track::ENABLED && tracked {
+        // Our checks read the whole block (link word, trailer).
+        crate::track::mem_defined(block as *const u8, (*page).block_size);
+    }
     if (DEBUG > 0 || SECURE >= 4) && is_double_free(page, block) {
         return;
     }
@@ -60,6 +64,10 @@ unsafe fn free_block_local(page: *mut Page, block: *mut Block, check_full: bool)
     if DEBUG > 0 {
         free_stats(page, block);
         ptr::write_bytes(block as *mut u8, DEBUG_FREED, (*page).usable_block_size());
+    }
+    if crate::track::ENABLED && tracked {
+        crate::track::free(block as *mut u8, (*page).usable_block_size());
+        crate::track::mem_noaccess(block as *const u8, (*page).block_size);
     }
     page::block_set_next(page, block, (*page).local_free);
     (*page).local_free = block;
@@ -81,7 +89,7 @@ unsafe fn free_generic(seg: *mut Segment, page: *mut Page, is_local: bool, p: *m
         p as *mut Block
     };
     if is_local {
-        free_block_local(page, block, true);
+        free_block_local(page, block, true, true);
     } else {
         free_block_mt(seg, page, block);
     }
@@ -109,9 +117,12 @@ unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
     if (*seg).thread_id.load(Ordering::Relaxed) == 0 {
         let heap = crate::init::get_default_heap();
         if heap::is_initialized(heap) && segment::try_reclaim_on_free(seg, heap) {
-            free_block_local(page, block, false);
+            free_block_local(page, block, false, true);
             return;
         }
+    }
+    if crate::track::ENABLED {
+        crate::track::mem_defined(block as *const u8, (*page).block_size);
     }
     if PADDING && !check_padding(page, block) {
         return;
@@ -131,6 +142,10 @@ unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
         segment::huge_page_reset(block as *mut u8, usable);
     } else if DEBUG > 0 {
         ptr::write_bytes(block as *mut u8, DEBUG_FREED, usable);
+    }
+    if crate::track::ENABLED {
+        crate::track::free(block as *mut u8, usable);
+        crate::track::mem_noaccess(block as *const u8, (*page).block_size);
     }
     // Push on the page's thread-free list, or signal the owner through its heap.
     // Relaxed: the CAS validates the snapshot.
@@ -193,7 +208,8 @@ pub unsafe fn free_delayed_block(block: *mut Block) -> bool {
         return false;
     }
     page::free_collect(page, false);
-    free_block_local(page, block, true);
+    // The remote freer already told the tracker.
+    free_block_local(page, block, true, false);
     true
 }
 
@@ -229,7 +245,10 @@ pub fn usable_size(p: *const u8) -> usize {
 /// The requested size recorded in the padding trailer.
 unsafe fn padded_size(page: *const Page, block: *const Block) -> usize {
     let bsize = (*page).usable_block_size();
-    let pad = ptr::read_unaligned((block as *const u8).add(bsize) as *const crate::alloc::Padding);
+    let pad_at = (block as *const u8).add(bsize);
+    crate::track::link_open(pad_at);
+    let pad = ptr::read_unaligned(pad_at as *const crate::alloc::Padding);
+    crate::track::link_close(pad_at);
     bsize - (pad.delta as usize).min(bsize)
 }
 

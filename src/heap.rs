@@ -194,7 +194,9 @@ pub unsafe fn delayed_free_partial(heap: *mut Heap) -> bool {
         .swap(ptr::null_mut(), Ordering::Acquire);
     let mut all = true;
     while !block.is_null() {
+        crate::track::link_open(block as *const u8);
         let next = page::ptr_decode(heap as usize, (*block).next, &(*heap).keys);
+        crate::track::link_close(block as *const u8);
         if !crate::free::free_delayed_block(block) {
             all = false;
             push_delayed(heap, block);
@@ -212,7 +214,9 @@ pub unsafe fn push_delayed(heap: *mut Heap, block: *mut Block) {
     // Relaxed: the CAS validates.
     let mut head = (*heap).thread_delayed_free.load(Ordering::Relaxed);
     loop {
+        crate::track::link_open(block as *const u8);
         (*block).next = page::ptr_encode(heap as usize, head, &(*heap).keys);
+        crate::track::link_close(block as *const u8);
         // Release: publish the link word to the owner's acquiring swap.
         match (*heap).thread_delayed_free.compare_exchange_weak(
             head,

@@ -45,6 +45,7 @@ pub mod segment;
 pub mod segment_map;
 pub mod stats;
 pub mod sync;
+pub mod track;
 pub mod types;
 
 #[cfg(feature = "capi")]

@@ -234,7 +234,9 @@ pub fn ptr_decode(null_marker: usize, x: usize, keys: &[usize; 2]) -> *mut Block
 /// `block` must be a free block of `page`.
 #[inline(always)]
 pub unsafe fn block_next(page: *const Page, block: *const Block) -> *mut Block {
+    crate::track::link_open(block as *const u8);
     let next = ptr_decode(page as usize, (*block).next, &(*page).keys);
+    crate::track::link_close(block as *const u8);
     if ENCODE_FREELIST && !next.is_null() && !is_in_same_page(block as *const u8, next as *const u8)
     {
         block_next_corrupted(page, block, next);
@@ -261,7 +263,9 @@ fn block_next_corrupted(page: *const Page, block: *const Block, next: *mut Block
 /// `block` must be a block of `page` that is not in use.
 #[inline(always)]
 pub unsafe fn block_set_next(page: *const Page, block: *mut Block, next: *mut Block) {
+    crate::track::link_open(block as *const u8);
     (*block).next = ptr_encode(page as usize, next, &(*page).keys);
+    crate::track::link_close(block as *const u8);
 }
 
 /// Whether two addresses lie in the same page (used to validate decoded links).
@@ -338,6 +342,8 @@ pub unsafe fn extend_free(heap: *mut Heap, page: *mut Page) {
     let extend = (((*page).reserved - (*page).capacity) as usize).min(max_extend);
     debug_assert!(extend > 0);
     let start = (*page).page_start.add((*page).capacity as usize * bsize) as *mut Block;
+    // Never-allocated blocks are off limits to the program.
+    crate::track::mem_noaccess(start as *const u8, extend * bsize);
     if SECURE > 0 && extend >= 2 {
         extend_free_secure(heap, page, start, extend);
     } else {
