@@ -403,6 +403,12 @@ pub fn try_purge_all(force: bool) {
     PURGE_GUARD.store(false, Ordering::Release);
 }
 
+/// In a forked child the purging thread may have vanished while holding the guard.
+pub fn fork_child_reset() {
+    // Relaxed: single-threaded context (fork child).
+    PURGE_GUARD.store(false, Ordering::Relaxed);
+}
+
 /// Start and size of an arena (`mi_arena_area`).
 pub fn area(id: ArenaId) -> Option<(*mut u8, usize)> {
     if id <= 0 || id as usize > arena_count() {

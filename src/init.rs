@@ -191,6 +191,20 @@ pub fn process_init() {
     stats::clock_start();
 
     // Start-up reservations requested by options.
+    let huge_pages = options::get_clamp(Opt::ReserveHugeOsPages, 0, 128 * 1024) as usize;
+    if huge_pages > 0 {
+        let node = options::get(Opt::ReserveHugeOsPagesAt);
+        if node == -1 {
+            crate::arena::reserve_huge_os_pages_interleave(huge_pages, 0, huge_pages * 500);
+        } else {
+            crate::arena::reserve_huge_os_pages_at(
+                huge_pages,
+                node as i32,
+                huge_pages * 500,
+                false,
+            );
+        }
+    }
     let reserve = options::get_size(Opt::ReserveOsMemory);
     if reserve > 0 {
         let (err, _) = crate::arena::reserve_os_memory(reserve, true, true, false);
@@ -211,6 +225,7 @@ fn numa_node_count() -> usize {
 
 extern "C" fn fork_child() {
     crate::segment::fork_child_reset();
+    crate::arena::fork_child_reset();
 }
 
 /// The library constructor: runs when the shared library is loaded (or the program

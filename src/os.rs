@@ -4,6 +4,7 @@
 use crate::options::{self, Opt};
 use crate::prim;
 use crate::stats::STATS_MAIN;
+use crate::sync::{AtomicUsize, Ordering};
 use crate::types::*;
 use core::ptr;
 
@@ -100,8 +101,19 @@ pub fn alloc_aligned_at(size: usize, alignment: usize, offset: usize) -> (*mut u
         set_errno(ENOMEM);
         return (ptr::null_mut(), MemId::none());
     }
-    // First try: the kernel often hands out suitably aligned addresses for large sizes.
-    let p = prim::mmap(ptr::null_mut(), size, true);
+    // First try: at a hint address that is already aligned (a randomised bump pointer),
+    // else wherever the kernel likes, which is often aligned for large sizes.
+    let hint = if offset == 0 {
+        aligned_hint(size, alignment)
+    } else {
+        ptr::null_mut()
+    };
+    let mut p = prim::mmap(hint, size, true);
+    if !hint.is_null() && p != hint && !p.is_null() {
+        // SAFETY: the mapping we just made, not at the hint: retry without one.
+        unsafe { prim::munmap(p, size) };
+        p = prim::mmap(ptr::null_mut(), size, true);
+    }
     if p.is_null() {
         return os_fail(size);
     }
@@ -146,6 +158,38 @@ pub fn alloc_aligned_at(size: usize, alignment: usize, offset: usize) -> (*mut u
         ..MemId::none()
     };
     (aligned, memid)
+}
+
+/// Next address of the hint area: starting at 2 TiB plus a random multiple of 32 MiB
+/// (up to 4 TiB), bumped by each aligned mapping; secure builds leave a 32 MiB gap
+/// between mappings. Mapping at a suitably aligned hint avoids over-allocating and
+/// trimming, and randomises where our memory is.
+static HINT_NEXT: AtomicUsize = AtomicUsize::new(0);
+const HINT_BASE: usize = 2 << 40;
+const HINT_END: usize = 30 << 40;
+const HINT_MAX_SIZE: usize = 1 << 30;
+
+fn aligned_hint(size: usize, alignment: usize) -> *mut u8 {
+    if size > HINT_MAX_SIZE || alignment > SEGMENT_ALIGN || SEGMENT_ALIGN % alignment != 0 {
+        return ptr::null_mut();
+    }
+    let step = align_up(size, SEGMENT_ALIGN) + if SECURE > 0 { SEGMENT_ALIGN } else { 0 };
+    // Relaxed: any value is a valid hint; races just hand out different hints.
+    let start = HINT_NEXT.load(Ordering::Relaxed);
+    if start == 0 || start > HINT_END {
+        let r = if DEBUG > 0 && SECURE == 0 {
+            0
+        } else {
+            crate::random::os_random_weak(HINT_BASE)
+        };
+        let init = HINT_BASE + (r % ((4usize << 40) / SEGMENT_ALIGN)) * SEGMENT_ALIGN;
+        let _ = HINT_NEXT.compare_exchange(start, init, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    let hint = HINT_NEXT.fetch_add(step, Ordering::Relaxed);
+    if hint == 0 || hint > HINT_END {
+        return ptr::null_mut();
+    }
+    hint as *mut u8
 }
 
 #[cold]
