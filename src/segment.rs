@@ -655,6 +655,9 @@ pub unsafe fn page_alloc(
             page = find_and_allocate(count, tld);
         }
     }
+    if !page.is_null() {
+        (*tld).stats.page_committed.increase(page_size);
+    }
     page
 }
 
@@ -683,6 +686,10 @@ unsafe fn huge_page_alloc(
         i += 1;
     }
     (*page).is_huge = true;
+    (*tld)
+        .stats
+        .page_committed
+        .increase(count * SEGMENT_SLICE_SIZE);
     page
 }
 
@@ -694,6 +701,10 @@ unsafe fn huge_page_alloc(
 pub unsafe fn page_free(page: *mut Page, force: bool, tld: *mut Tld) {
     let seg = page_segment(page);
     (*tld).stats.pages.decrease(1);
+    (*tld)
+        .stats
+        .page_committed
+        .decrease((*page).slice_count as usize * SEGMENT_SLICE_SIZE);
     if (*page).is_huge {
         let bs = (*page).block_size;
         (*tld).stats.huge.decrease(bs);
@@ -929,6 +940,10 @@ unsafe fn reclaim(seg: *mut Segment, heap: *mut Heap, tld: *mut Tld) -> *mut Seg
 unsafe fn page_free_in_reclaim(page: *mut Page, tld: *mut Tld) {
     let seg = page_segment(page);
     (*tld).stats.pages.decrease(1);
+    (*tld)
+        .stats
+        .page_committed
+        .decrease((*page).slice_count as usize * SEGMENT_SLICE_SIZE);
     (*page).capacity = 0;
     (*page).reserved = 0;
     (*page).used = 0;
