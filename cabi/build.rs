@@ -1,10 +1,10 @@
 //! Compile the C shim that implements the C++ `operator new` failure protocol (see
-//! shim/new_handler.c); it is bundled into the static library.
+//! shim/shim.c); it is bundled into the static library.
 fn main() {
-    println!("cargo:rerun-if-changed=shim/new_handler.c");
+    println!("cargo:rerun-if-changed=shim/shim.c");
     let mut build = cc::Build::new();
     build
-        .file("shim/new_handler.c")
+        .file("shim/shim.c")
         .flag("-fexceptions")
         .flag_if_supported("-fno-builtin-malloc")
         .pic(true)

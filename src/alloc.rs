@@ -141,16 +141,14 @@ pub unsafe fn heap_malloc_zero_ex(
     } else {
         size
     };
-    if size > MAX_ALLOC_SIZE {
-        // Let the slow path report it (after a collection and a retry, like mimalloc).
-        return page::malloc_generic(
-            heap,
-            MAX_ALLOC_SIZE + 1 + PADDING_SIZE,
-            zero,
-            huge_alignment,
-        );
-    }
-    page::malloc_generic(heap, size + PADDING_SIZE, zero, huge_alignment)
+    // Requests above MAX_ALLOC_SIZE are reported by the slow path (after a collection
+    // and a retry, like mimalloc); saturate so the size stays recognisable.
+    page::malloc_generic(
+        heap,
+        size.saturating_add(PADDING_SIZE),
+        zero,
+        huge_alignment,
+    )
 }
 
 /// `mi_malloc`: the calling thread's default heap.

@@ -305,6 +305,20 @@ pub fn alloc_aligned(
     os::alloc_aligned_at(size, alignment, align_offset)
 }
 
+/// Whether memory with provenance `memid` may serve a heap bound to `arena_id` (0 = any
+/// non-exclusive memory).
+pub fn memid_is_suitable(memid: &MemId, arena_id: ArenaId) -> bool {
+    if memid.kind != MemKind::Arena {
+        return arena_id == 0;
+    }
+    if arena_id != 0 {
+        return memid.arena_index + 1 == arena_id as usize;
+    }
+    let a = arena_at(memid.arena_index);
+    // SAFETY: published arenas live for the process.
+    a.is_null() || unsafe { !(*a).exclusive }
+}
+
 /// Return memory obtained from `alloc_aligned`.
 ///
 /// # Safety
@@ -512,7 +526,8 @@ pub fn reserve_huge_os_pages_at(
     }
     const GIB: usize = 1 << 30;
     let start_time = prim::clock_now_ms();
-    let node = if numa_node < -1 { -1 } else { numa_node };
+    let nodes = crate::stats::NUMA_NODE_COUNT.load(Ordering::Relaxed).max(1) as i32;
+    let node = if numa_node < 0 { -1 } else { numa_node % nodes };
     // Map the pages one by one at consecutive addresses; stop early on failure or time-out.
     let size = pages * GIB;
     // SAFETY: reserve address space only (no access), then map huge pages over it.
@@ -543,6 +558,22 @@ pub fn reserve_huge_os_pages_at(
         };
         if p == libc::MAP_FAILED {
             break;
+        }
+        if node >= 0 && nodes > 1 {
+            // Prefer the requested node for this page (best effort).
+            let mask: usize = 1 << node;
+            // SAFETY: mbind on our own fresh mapping with a one-word node mask.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_mbind,
+                    addr,
+                    GIB,
+                    1, /* MPOL_PREFERRED */
+                    &mask as *const usize,
+                    usize::BITS as usize,
+                    0,
+                );
+            }
         }
         got += 1;
         let elapsed = (prim::clock_now_ms() - start_time) as usize;

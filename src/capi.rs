@@ -91,13 +91,14 @@ pub unsafe extern "C" fn mi_realpath(
 
 #[no_mangle]
 pub extern "C" fn mi_malloc_small(size: usize) -> *mut c_void {
-    // SAFETY: the default heap; the size precondition is the caller's (as in C).
-    unsafe { a::heap_malloc_small_zero(dh(), size.min(SMALL_SIZE_MAX), false) as *mut c_void }
+    // SAFETY: the default heap. Sizes above SMALL_SIZE_MAX break the documented
+    // precondition; they get an ordinary allocation rather than a too-small block.
+    unsafe { a::heap_malloc_zero(dh(), size, false) as *mut c_void }
 }
 #[no_mangle]
 pub extern "C" fn mi_zalloc_small(size: usize) -> *mut c_void {
     // SAFETY: as above.
-    unsafe { a::heap_malloc_small_zero(dh(), size.min(SMALL_SIZE_MAX), true) as *mut c_void }
+    unsafe { a::heap_malloc_zero(dh(), size, true) as *mut c_void }
 }
 #[no_mangle]
 pub extern "C" fn mi_zalloc(size: usize) -> *mut c_void {
@@ -344,7 +345,7 @@ pub unsafe extern "C" fn mi_heap_calloc(
 }
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_malloc_small(heap: *mut mi_heap_t, size: usize) -> *mut c_void {
-    a::heap_malloc_small_zero(heap, size.min(SMALL_SIZE_MAX), false) as *mut c_void
+    a::heap_malloc_zero(heap, size, false) as *mut c_void
 }
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_mallocn(
@@ -681,7 +682,7 @@ pub unsafe extern "C" fn mi_reserve_huge_os_pages_at_ex(
         *arena_id = -1;
     }
     let (err, id) = arena::reserve_huge_os_pages_at(pages, numa_node, timeout_msecs, exclusive);
-    if !arena_id.is_null() && err == 0 {
+    if !arena_id.is_null() && err == 0 && id > 0 {
         *arena_id = id;
     }
     err
@@ -968,37 +969,37 @@ pub unsafe extern "C" fn mi_free_aligned(p: *mut c_void, alignment: usize) {
 
 // --- 10.1 C++ new wrappers ------------------------------------------------------------------
 
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new(size: usize) -> *mut c_void {
     px::new(size) as *mut c_void
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new_aligned(size: usize, alignment: usize) -> *mut c_void {
     px::new_aligned(size, alignment) as *mut c_void
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new_nothrow(size: usize) -> *mut c_void {
     px::new_nothrow(size) as *mut c_void
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new_aligned_nothrow(size: usize, alignment: usize) -> *mut c_void {
     px::new_aligned_nothrow(size, alignment) as *mut c_void
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new_n(count: usize, size: usize) -> *mut c_void {
     px::new_n(count, size) as *mut c_void
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_new_realloc(p: *mut c_void, newsize: usize) -> *mut c_void {
     px::new_realloc(p as *mut u8, newsize) as *mut c_void
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_new_reallocn(
     p: *mut c_void,
@@ -1007,12 +1008,12 @@ pub unsafe extern "C" fn mi_new_reallocn(
 ) -> *mut c_void {
     px::new_reallocn(p as *mut u8, newcount, size) as *mut c_void
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_alloc_new(heap: *mut mi_heap_t, size: usize) -> *mut c_void {
     px::heap_alloc_new(heap, size) as *mut c_void
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_alloc_new_n(
     heap: *mut mi_heap_t,
@@ -1021,7 +1022,7 @@ pub unsafe extern "C" fn mi_heap_alloc_new_n(
 ) -> *mut c_void {
     px::heap_alloc_new_n(heap, count, size) as *mut c_void
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_try_new(
     heap: *mut mi_heap_t,
@@ -1032,7 +1033,7 @@ pub unsafe extern "C" fn mi_heap_try_new(
 }
 
 /// Called by the C++ shim when `new` fails and no new_handler is installed.
-#[cfg(feature = "cxx_new_shim")]
+#[cfg(feature = "c_shim")]
 #[no_mangle]
 pub extern "C" fn _mi_rs_report_new_failure() {
     crate::mi_error!(ENOMEM, "out of memory in 'new'");

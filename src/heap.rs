@@ -307,6 +307,9 @@ pub unsafe fn collect_ex(heap: *mut Heap, mode: Collect) {
     });
     if force {
         segment::collect_purges(tld, true);
+        if heap == (*tld).heap_backing && crate::init::is_main_thread() {
+            crate::init::thread_data_collect();
+        }
     }
     crate::arena::try_purge_all(force);
 }
@@ -410,7 +413,10 @@ pub unsafe fn delete(heap: *mut Heap) {
     }
     let backing = (*(*heap).tld).heap_backing;
     if heap == backing {
-        return; // the backing heap is never deleted
+        // The backing heap itself lives on, but gives up its pages (other threads may
+        // reclaim them), as mimalloc does.
+        collect_ex(heap, Collect::Abandon);
+        return;
     }
     absorb(backing, heap);
     heap_free(heap);
@@ -581,4 +587,33 @@ unsafe fn visit_page_blocks(
         }
     }
     true
+}
+
+/// Free every page of every heap of the calling thread, live blocks included, so that
+/// all segments go back (process exit with `destroy_on_exit`).
+///
+/// # Safety
+/// No block of the thread's heaps may be used afterwards.
+pub unsafe fn destroy_all_unsafe() {
+    let heap = crate::init::get_default_heap();
+    if !is_initialized(heap) {
+        return;
+    }
+    let tld = (*heap).tld;
+    let mut h = (*tld).heaps;
+    while !h.is_null() {
+        let next = (*h).next;
+        delayed_free_all(h);
+        for_each_page(h, |_, page| {
+            page::use_delayed_free(page, Delayed::NeverDelayedFree, false);
+            (*page).used = 0;
+            (*page).next = ptr::null_mut();
+            (*page).prev = ptr::null_mut();
+            page::set_heap(page, ptr::null_mut());
+            segment::page_free(page, true, tld);
+            true
+        });
+        reset_pages(h);
+        h = next;
+    }
 }

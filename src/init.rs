@@ -266,6 +266,7 @@ pub extern "C" fn process_done() {
             if heap::is_initialized(heap) {
                 heap::collect(heap, true);
             }
+            heap::destroy_all_unsafe();
             crate::arena::destroy_all();
         }
     }
@@ -330,8 +331,18 @@ fn thread_done_heap(heap: *mut Heap) {
         let tld = (*heap).tld;
         let backing = (*tld).heap_backing;
         if backing == HEAP_MAIN.get() {
-            // The main thread keeps its static heap; nothing is torn down.
+            // The main thread keeps its static heap (and its pages), but its other heaps
+            // go and its statistics are merged.
             set_default_heap(HEAP_MAIN.get());
+            let mut h = (*tld).heaps;
+            while !h.is_null() {
+                let next = (*h).next;
+                if h != backing {
+                    heap::delete(h);
+                }
+                h = next;
+            }
+            stats::merge_into_main(&(*tld).stats);
             return;
         }
         set_default_heap(HEAP_EMPTY.get());

@@ -97,10 +97,6 @@ pub fn alloc_aligned_at(size: usize, alignment: usize, offset: usize) -> (*mut u
         set_errno(ENOMEM);
         return (ptr::null_mut(), MemId::none());
     }
-    if options::get(Opt::DisallowOsAlloc) != 0 {
-        set_errno(ENOMEM);
-        return (ptr::null_mut(), MemId::none());
-    }
     // First try: at a hint address that is already aligned (a randomised bump pointer),
     // else wherever the kernel likes, which is often aligned for large sizes.
     let hint = if offset == 0 {
@@ -245,7 +241,6 @@ pub unsafe fn purge(p: *mut u8, size: usize) -> bool {
     STATS_MAIN.purge_calls.increase(1);
     STATS_MAIN.purged.increase(len);
     if options::get(Opt::PurgeDecommits) != 0 && !options::is_preloading() {
-        STATS_MAIN.commit_calls.increase(0);
         // SAFETY: per the contract.
         let err = unsafe { prim::decommit(start, len) };
         if err != 0 {

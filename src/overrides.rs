@@ -52,9 +52,10 @@ pub extern "C" fn memalign(alignment: usize, size: usize) -> *mut c_void {
 pub extern "C" fn aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
     mi_aligned_alloc(alignment, size)
 }
+/// Note the (alignment, size) order, as mimalloc 2.1.7 exports it.
 #[no_mangle]
-pub extern "C" fn _aligned_malloc(size: usize, alignment: usize) -> *mut c_void {
-    mi_malloc_aligned(size, alignment)
+pub extern "C" fn _aligned_malloc(alignment: usize, size: usize) -> *mut c_void {
+    mi_aligned_alloc(alignment, size)
 }
 #[no_mangle]
 pub extern "C" fn valloc(size: usize) -> *mut c_void {
@@ -80,6 +81,7 @@ pub extern "C" fn malloc_good_size(size: usize) -> usize {
 pub unsafe extern "C" fn reallocarray(p: *mut c_void, count: usize, size: usize) -> *mut c_void {
     mi_reallocarray(p, count, size)
 }
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn reallocarr(p: *mut c_void, count: usize, size: usize) -> libc::c_int {
     mi_reallocarr(p, count, size)
@@ -196,37 +198,37 @@ pub unsafe extern "C" fn _ZdaPvSt11align_val_tRKSt9nothrow_t(
 ) {
     mi_free_aligned(p, alignment)
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn _Znwm(size: usize) -> *mut c_void {
     crate::posix::new(size) as *mut c_void
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn _Znam(size: usize) -> *mut c_void {
     crate::posix::new(size) as *mut c_void
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn _ZnwmRKSt9nothrow_t(size: usize, _nt: *const c_void) -> *mut c_void {
     mi_new_nothrow(size)
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn _ZnamRKSt9nothrow_t(size: usize, _nt: *const c_void) -> *mut c_void {
     mi_new_nothrow(size)
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn _ZnwmSt11align_val_t(size: usize, alignment: usize) -> *mut c_void {
     mi_new_aligned(size, alignment)
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn _ZnamSt11align_val_t(size: usize, alignment: usize) -> *mut c_void {
     mi_new_aligned(size, alignment)
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn _ZnwmSt11align_val_tRKSt9nothrow_t(
     size: usize,
@@ -235,7 +237,7 @@ pub extern "C" fn _ZnwmSt11align_val_tRKSt9nothrow_t(
 ) -> *mut c_void {
     mi_new_aligned_nothrow(size, alignment)
 }
-#[cfg(not(feature = "cxx_new_shim"))]
+#[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn _ZnamSt11align_val_tRKSt9nothrow_t(
     size: usize,

@@ -730,7 +730,11 @@ unsafe fn large_huge_alloc(heap: *mut Heap, size: usize, page_alignment: usize) 
 }
 
 unsafe fn find_page(heap: *mut Heap, size: usize, huge_alignment: usize) -> *mut Page {
-    let req_size = size - PADDING_SIZE;
+    let req_size = if size == usize::MAX {
+        size
+    } else {
+        size - PADDING_SIZE
+    };
     if req_size > MEDIUM_OBJ_SIZE_MAX - PADDING_SIZE || huge_alignment > 0 {
         if req_size > MAX_ALLOC_SIZE {
             crate::mi_error!(

@@ -125,11 +125,21 @@ pub fn mmap(hint: *mut u8, size: usize, commit: bool) -> *mut u8 {
 /// The range must be a mapping we own that nothing uses any more.
 pub unsafe fn munmap(p: *mut u8, size: usize) -> i32 {
     // SAFETY: per the contract.
-    if unsafe { libc::munmap(p.cast(), size) } == 0 {
+    errno_preserved(|| unsafe { libc::munmap(p.cast(), size) })
+}
+
+/// Run a system call returning 0 or -1 and give its error code, leaving the caller's
+/// `errno` as it was (`free` must never change errno).
+#[inline]
+fn errno_preserved(f: impl FnOnce() -> i32) -> i32 {
+    let saved = crate::types::get_errno();
+    let r = if f() == 0 {
         0
     } else {
         crate::types::get_errno()
-    }
+    };
+    crate::types::set_errno(saved);
+    r
 }
 
 /// Give the physical pages of a range back; later reads see zeros (private anonymous).
@@ -138,11 +148,7 @@ pub unsafe fn munmap(p: *mut u8, size: usize) -> i32 {
 /// The range must be owned, page aligned, and hold no live data.
 pub unsafe fn decommit(p: *mut u8, size: usize) -> i32 {
     // SAFETY: per the contract.
-    if unsafe { libc::madvise(p.cast(), size, libc::MADV_DONTNEED) } == 0 {
-        0
-    } else {
-        crate::types::get_errno()
-    }
+    errno_preserved(|| unsafe { libc::madvise(p.cast(), size, libc::MADV_DONTNEED) })
 }
 
 /// `MADV_FREE` unless the kernel rejected it once, then `MADV_DONTNEED`.
@@ -157,10 +163,10 @@ pub unsafe fn reset(p: *mut u8, size: usize) -> i32 {
         // Relaxed: a sticky hint; any value read is a valid advice.
         let advice = RESET_ADVICE.load(Ordering::Relaxed) as i32;
         // SAFETY: per the contract.
-        if unsafe { libc::madvise(p.cast(), size, advice) } == 0 {
+        let err = errno_preserved(|| unsafe { libc::madvise(p.cast(), size, advice) });
+        if err == 0 {
             return 0;
         }
-        let err = crate::types::get_errno();
         if err == libc::EAGAIN {
             continue;
         }
@@ -183,11 +189,7 @@ pub unsafe fn protect(p: *mut u8, size: usize, accessible: bool) -> i32 {
         libc::PROT_NONE
     };
     // SAFETY: per the contract.
-    if unsafe { libc::mprotect(p.cast(), size, prot) } == 0 {
-        0
-    } else {
-        crate::types::get_errno()
-    }
+    errno_preserved(|| unsafe { libc::mprotect(p.cast(), size, prot) })
 }
 
 /// Ask for transparent huge pages on a range (best effort).

@@ -440,14 +440,21 @@ unsafe fn span_allocate(seg: *mut Segment, idx: usize, count: usize) -> *mut Pag
     page
 }
 
+/// Whether `heap` may use memory of `seg`: a heap bound to an arena only uses segments
+/// of that arena, and other heaps never use segments of exclusive arenas.
+#[inline]
+unsafe fn is_suitable(seg: *const Segment, heap: *const Heap) -> bool {
+    arena::memid_is_suitable(&(*seg).memid, (*heap).arena_id)
+}
+
 /// Take a free span of at least `count` slices from the thread's span queues.
-unsafe fn find_and_allocate(count: usize, tld: *mut Tld) -> *mut Page {
+unsafe fn find_and_allocate(count: usize, heap: *mut Heap, tld: *mut Tld) -> *mut Page {
     let mut bin = slice_bin(count);
     while bin <= SEGMENT_BIN_MAX {
         let sq: *mut SpanQueue = &mut (*tld).segments.spans[bin];
         let mut slice = (*sq).first;
         while !slice.is_null() {
-            if (*slice).slice_count as usize >= count {
+            if (*slice).slice_count as usize >= count && is_suitable(page_segment(slice), heap) {
                 let seg = page_segment(slice);
                 let idx = slice_index(seg, slice);
                 let have = (*slice).slice_count as usize;
@@ -634,13 +641,13 @@ pub unsafe fn page_alloc(
         align_up(block_size, MEDIUM_PAGE_SIZE)
     };
     let count = page_size / SEGMENT_SLICE_SIZE;
-    let mut page = find_and_allocate(count, tld);
+    let mut page = find_and_allocate(count, heap, tld);
     if page.is_null() {
         if try_reclaim(heap, count, block_size, tld) {
             // The reclaimed segment's free spans are in our queues now, and its pages in
             // the heap: if one of them serves this size class, let the caller's queue
             // search find it rather than carving a new page.
-            page = find_and_allocate(count, tld);
+            page = find_and_allocate(count, heap, tld);
             if page.is_null()
                 && block_size <= MEDIUM_OBJ_SIZE_MAX
                 && !(*heap).pages[page_queue::bin(block_size)].first.is_null()
@@ -652,7 +659,7 @@ pub unsafe fn page_alloc(
             if segment_alloc(0, 0, heap, tld).is_null() {
                 return ptr::null_mut();
             }
-            page = find_and_allocate(count, tld);
+            page = find_and_allocate(count, heap, tld);
         }
     }
     if !page.is_null() {
@@ -818,13 +825,16 @@ unsafe fn abandoned_claim(seg: *mut Segment) -> bool {
     ok
 }
 
-/// Pop any abandoned segment, claimed for the calling thread.
-unsafe fn abandoned_pop() -> *mut Segment {
+/// Pop an abandoned segment that `heap` may use, claimed for the calling thread.
+unsafe fn abandoned_pop(heap: *const Heap) -> *mut Segment {
     if abandoned_count() == 0 {
         return ptr::null_mut();
     }
     ABANDONED_LOCK.lock();
-    let seg = (*ABANDONED.get()).head;
+    let mut seg = (*ABANDONED.get()).head;
+    while !seg.is_null() && !is_suitable(seg, heap) {
+        seg = (*seg).abandoned_next;
+    }
     if !seg.is_null() {
         abandoned_unlink_locked(seg);
         // Relaxed: as in `abandoned_claim`.
@@ -985,7 +995,7 @@ unsafe fn try_reclaim(
         tries = tries.max(8);
     }
     for _ in 0..tries {
-        let seg = abandoned_pop();
+        let seg = abandoned_pop(heap);
         if seg.is_null() {
             return false;
         }
@@ -1013,7 +1023,7 @@ pub unsafe fn try_reclaim_on_free(seg: *mut Segment, heap: *mut Heap) -> bool {
     if (*seg).kind != SegmentKind::Normal {
         return false;
     }
-    if !abandoned_claim(seg) {
+    if !is_suitable(seg, heap) || !abandoned_claim(seg) {
         return false;
     }
     // The segment may be freed if all its pages were empty; the block being freed keeps
@@ -1028,7 +1038,7 @@ pub unsafe fn try_reclaim_on_free(seg: *mut Segment, heap: *mut Heap) -> bool {
 pub unsafe fn reclaim_all(heap: *mut Heap) {
     let tld = (*heap).tld;
     loop {
-        let seg = abandoned_pop();
+        let seg = abandoned_pop(heap);
         if seg.is_null() {
             break;
         }

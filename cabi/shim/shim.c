@@ -1,4 +1,4 @@
-/* The C++ `operator new` failure protocol, which Rust cannot express: on failure call the
+/* What Rust cannot express. Mainly the C++ `operator new` failure protocol: on failure call the
  * installed std::new_handler and retry; with none installed throw std::bad_alloc (the
  * nothrow forms return NULL instead).
  *
@@ -120,6 +120,10 @@ void* mi_new_reallocn(void* p, size_t newcount, size_t size) {
 }
 
 #ifdef MI_RS_OVERRIDE
+/* NetBSD's reallocarr, exported weak as mimalloc does (Rust cannot define weak symbols). */
+int mi_reallocarr(void* p, size_t count, size_t size);
+__attribute__((weak)) int reallocarr(void* p, size_t count, size_t size) { return mi_reallocarr(p, count, size); }
+
 /* operator new, Itanium ABI (size_t = unsigned long, std::align_val_t = size_t). */
 void* _Znwm(size_t n) { return mi_new(n); }
 void* _Znam(size_t n) { return mi_new(n); }
