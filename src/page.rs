@@ -711,7 +711,7 @@ unsafe fn large_huge_alloc(heap: *mut Heap, size: usize, page_alignment: usize) 
     }
     // A huge page is one block spanning the whole page area.
     let bsize = if (*page).is_huge {
-        segment::page_start(segment::page_segment(page), page, block_size).1
+        segment::page_start(segment::page_segment(page), page, 0).1
     } else {
         block_size
     };

@@ -2803,3 +2803,25 @@ fn collect_keeps_live_blocks_intact() {
         }
     }
 }
+
+#[test]
+fn over_aligned_huge_blocks_hold_the_whole_request() {
+    // Alignments above 16 MiB get a dedicated segment; the block must still have room
+    // for every requested byte whatever the segment's address.
+    unsafe {
+        for shift in 25..=27 {
+            let align = 1usize << shift;
+            for size in [1usize, 1000, 100_000, 1 << 20, 3 << 20] {
+                let p = mi_malloc_aligned(size, align) as *mut u8;
+                assert!(!p.is_null() && p as usize % align == 0);
+                assert!(
+                    mi_usable_size(p as *const c_void) >= size,
+                    "usable of {size} at align {align}"
+                );
+                core::ptr::write_bytes(p, 0x5A, size);
+                assert_eq!(*p.add(size - 1), 0x5A);
+                mi_free(p as *mut c_void);
+            }
+        }
+    }
+}
