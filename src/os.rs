@@ -269,3 +269,39 @@ pub unsafe fn purge(p: *mut u8, size: usize) -> bool {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn good_alloc_size_rounds_by_magnitude() {
+        let ps = prim::page_size();
+        assert_eq!(good_alloc_size(1), ps);
+        assert_eq!(good_alloc_size(600_000), 655_360);
+        assert_eq!(good_alloc_size(2 << 20), 2 << 20);
+        assert_eq!(good_alloc_size((2 << 20) + 1), (2 << 20) + 256 * 1024);
+        assert_eq!(good_alloc_size((8 << 20) + 1), 9 << 20);
+        assert_eq!(good_alloc_size((32 << 20) + 1), 36 << 20);
+        assert_eq!(good_alloc_size(usize::MAX - 10), usize::MAX - 10);
+    }
+
+    #[test]
+    fn aligned_mappings_are_aligned_and_freed() {
+        for (size, align, offset) in [
+            (1 << 20, 1 << 25, 0),
+            (3 << 20, 1 << 26, 0),
+            (64 << 10, 1 << 25, 1 << 25),
+        ] {
+            let (p, memid) = alloc_aligned_at(size, align, offset);
+            assert!(!p.is_null());
+            assert_eq!((p as usize + offset) % align, 0);
+            // SAFETY: fresh mapping of `size` bytes.
+            unsafe {
+                assert_eq!(*p, 0);
+                p.add(size - 1).write(1);
+                free(&memid);
+            }
+        }
+    }
+}

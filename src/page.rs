@@ -808,3 +808,51 @@ pub unsafe fn malloc_generic(
         crate::alloc::page_malloc(heap, page, size, zero)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoded_links_round_trip() {
+        let keys = [0x1234_5678_9abc_def1usize, 0x0fed_cba9_8765_4321];
+        let marker = 0x7000_0000_1000usize;
+        for p in [0usize, 8, 0x7f00_0000_0040, usize::MAX & !7] {
+            let e = ptr_encode(marker, p as *mut Block, &keys);
+            assert_eq!(ptr_decode(marker, e, &keys) as usize, p);
+        }
+    }
+
+    #[test]
+    fn null_is_not_stored_as_zero_when_encoding() {
+        let keys = [0x5555usize, 0xaaaa];
+        let e = ptr_encode(0x1000, ptr::null_mut(), &keys);
+        if ENCODE_FREELIST {
+            assert_ne!(e, 0);
+        } else {
+            assert_eq!(e, 0);
+        }
+    }
+
+    #[test]
+    fn thread_free_word_packs_state_and_pointer() {
+        let b = 0x7f00_0000_0040usize as *mut Block;
+        for d in [
+            Delayed::UseDelayedFree,
+            Delayed::DelayedFreeing,
+            Delayed::NoDelayedFree,
+            Delayed::NeverDelayedFree,
+        ] {
+            let tf = tf_make(b, d);
+            assert_eq!(tf_block(tf), b);
+            assert_eq!(tf_delayed(tf), d);
+        }
+    }
+
+    #[test]
+    fn empty_page_has_no_free_blocks() {
+        // SAFETY: reading the static empty page.
+        let p = unsafe { &*PAGE_EMPTY.get() };
+        assert!(p.free.is_null() && !p.immediate_available() && p.block_size == 0);
+    }
+}
