@@ -50,35 +50,51 @@ fn dh() -> *mut Heap {
 
 // --- 1. standard malloc interface ------------------------------------------------------
 
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1)
 #[no_mangle]
 pub extern "C" fn mi_malloc(size: usize) -> *mut c_void {
     a::malloc(size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(1,2)
 #[no_mangle]
 pub extern "C" fn mi_calloc(count: usize, size: usize) -> *mut c_void {
     // SAFETY: the default heap of the calling thread.
     unsafe { a::heap_calloc(dh(), count, size) as *mut c_void }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(2)
 #[no_mangle]
 pub unsafe extern "C" fn mi_realloc(p: *mut c_void, newsize: usize) -> *mut c_void {
     a::heap_realloc_zero(dh(), p as *mut u8, newsize, false) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(2)
 #[no_mangle]
 pub unsafe extern "C" fn mi_expand(p: *mut c_void, newsize: usize) -> *mut c_void {
     px::expand(p as *mut u8, newsize) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_free(p: *mut c_void) {
     f::free(p as *mut u8)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc
 #[no_mangle]
 pub unsafe extern "C" fn mi_strdup(s: *const c_char) -> *mut c_char {
     a::heap_strdup(dh(), s)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc
 #[no_mangle]
 pub unsafe extern "C" fn mi_strndup(s: *const c_char, n: usize) -> *mut c_char {
     a::heap_strndup(dh(), s, n)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc
 #[no_mangle]
 pub unsafe extern "C" fn mi_realpath(
     fname: *const c_char,
@@ -89,38 +105,54 @@ pub unsafe extern "C" fn mi_realpath(
 
 // --- 2. extended ---------------------------------------------------------------------------
 
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1)
 #[no_mangle]
 pub extern "C" fn mi_malloc_small(size: usize) -> *mut c_void {
     // SAFETY: the default heap. Sizes above SMALL_SIZE_MAX break the documented
     // precondition; they get an ordinary allocation rather than a too-small block.
     unsafe { a::heap_malloc_zero(dh(), size, false) as *mut c_void }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1)
 #[no_mangle]
 pub extern "C" fn mi_zalloc_small(size: usize) -> *mut c_void {
     // SAFETY: as above.
     unsafe { a::heap_malloc_zero(dh(), size, true) as *mut c_void }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1)
 #[no_mangle]
 pub extern "C" fn mi_zalloc(size: usize) -> *mut c_void {
     a::zalloc(size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(1,2)
 #[no_mangle]
 pub extern "C" fn mi_mallocn(count: usize, size: usize) -> *mut c_void {
     // SAFETY: the default heap.
     unsafe { a::heap_mallocn(dh(), count, size) as *mut c_void }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size2(2,3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_reallocn(p: *mut c_void, count: usize, size: usize) -> *mut c_void {
     px::reallocn(p as *mut u8, count, size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(2)
 #[no_mangle]
 pub unsafe extern "C" fn mi_reallocf(p: *mut c_void, newsize: usize) -> *mut c_void {
     mi_heap_reallocf(dh(), p, newsize)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_usable_size(p: *const c_void) -> usize {
     f::usable_size(p as *const u8)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_good_size(size: usize) -> usize {
     crate::page_queue::good_size(size)
@@ -128,6 +160,8 @@ pub extern "C" fn mi_good_size(size: usize) -> usize {
 
 // --- 3. internals: callbacks, collection, statistics, process/thread ---------------------
 
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_register_deferred_free(
     deferred_free: Option<DeferredFreeFun>,
@@ -135,28 +169,39 @@ pub extern "C" fn mi_register_deferred_free(
 ) {
     output::register_deferred_free(deferred_free, arg)
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_register_output(out: Option<OutputFun>, arg: *mut c_void) {
     output::register_output(out, arg)
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_register_error(fun: Option<ErrorFun>, arg: *mut c_void) {
     output::register_error(fun, arg)
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_collect(force: bool) {
     // SAFETY: the default heap of the calling thread.
     unsafe { h::collect(dh(), force) }
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_version() -> c_int {
     217
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_stats_reset() {
     crate::stats::reset(init::thread_stats());
     crate::stats::reset(&crate::stats::STATS_MAIN);
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_stats_merge() {
     init::stats_merge()
@@ -179,6 +224,8 @@ fn output_or_default(out: Option<OutputFun>) -> Option<OutputFun> {
     }
 }
 
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_stats_print(out: *mut c_void) {
     // The deprecated form: the argument is an output function, NULL, stdout or stderr.
@@ -186,14 +233,20 @@ pub extern "C" fn mi_stats_print(out: *mut c_void) {
     let out: Option<OutputFun> = unsafe { core::mem::transmute(out) };
     init::stats_print(output_or_default(out), core::ptr::null_mut())
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_stats_print_out(out: Option<OutputFun>, arg: *mut c_void) {
     init::stats_print(output_or_default(out), arg)
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_thread_stats_print_out(out: Option<OutputFun>, arg: *mut c_void) {
     crate::stats::print_out(init::thread_stats(), output_or_default(out), arg)
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_process_info(
     elapsed_msecs: *mut usize,
@@ -221,14 +274,20 @@ pub unsafe extern "C" fn mi_process_info(
     put(peak_commit, pi.peak_commit);
     put(page_faults, pi.page_faults);
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_process_init() {
     init::process_init()
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_thread_init() {
     init::thread_init()
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_thread_done() {
     init::thread_done()
@@ -236,10 +295,14 @@ pub extern "C" fn mi_thread_done() {
 
 // --- 4. aligned ------------------------------------------------------------------------------
 
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1) mi_attr_alloc_align(2)
 #[no_mangle]
 pub extern "C" fn mi_malloc_aligned(size: usize, alignment: usize) -> *mut c_void {
     px::malloc_aligned(size, alignment) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1)
 #[no_mangle]
 pub extern "C" fn mi_malloc_aligned_at(
     size: usize,
@@ -249,11 +312,15 @@ pub extern "C" fn mi_malloc_aligned_at(
     // SAFETY: the default heap.
     unsafe { al::heap_malloc_zero_aligned_at(dh(), size, alignment, offset, false) as *mut c_void }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1) mi_attr_alloc_align(2)
 #[no_mangle]
 pub extern "C" fn mi_zalloc_aligned(size: usize, alignment: usize) -> *mut c_void {
     // SAFETY: the default heap.
     unsafe { al::heap_malloc_zero_aligned_at(dh(), size, alignment, 0, true) as *mut c_void }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1)
 #[no_mangle]
 pub extern "C" fn mi_zalloc_aligned_at(
     size: usize,
@@ -263,11 +330,15 @@ pub extern "C" fn mi_zalloc_aligned_at(
     // SAFETY: the default heap.
     unsafe { al::heap_malloc_zero_aligned_at(dh(), size, alignment, offset, true) as *mut c_void }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(1,2) mi_attr_alloc_align(3)
 #[no_mangle]
 pub extern "C" fn mi_calloc_aligned(count: usize, size: usize, alignment: usize) -> *mut c_void {
     // SAFETY: the default heap.
     unsafe { mi_heap_calloc_aligned(dh(), count, size, alignment) }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(1,2)
 #[no_mangle]
 pub extern "C" fn mi_calloc_aligned_at(
     count: usize,
@@ -278,6 +349,8 @@ pub extern "C" fn mi_calloc_aligned_at(
     // SAFETY: the default heap.
     unsafe { mi_heap_calloc_aligned_at(dh(), count, size, alignment, offset) }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(2) mi_attr_alloc_align(3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_realloc_aligned(
     p: *mut c_void,
@@ -286,6 +359,8 @@ pub unsafe extern "C" fn mi_realloc_aligned(
 ) -> *mut c_void {
     al::heap_realloc_zero_aligned(dh(), p as *mut u8, newsize, alignment, false) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(2)
 #[no_mangle]
 pub unsafe extern "C" fn mi_realloc_aligned_at(
     p: *mut c_void,
@@ -299,42 +374,56 @@ pub unsafe extern "C" fn mi_realloc_aligned_at(
 
 // --- 5. heaps --------------------------------------------------------------------------------
 
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_heap_new() -> *mut mi_heap_t {
     h::new_in_arena(0)
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_delete(heap: *mut mi_heap_t) {
     h::delete(heap)
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_destroy(heap: *mut mi_heap_t) {
     h::destroy(heap)
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_set_default(heap: *mut mi_heap_t) -> *mut mi_heap_t {
     h::set_default(heap)
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_heap_get_default() -> *mut mi_heap_t {
     init::heap_get_default()
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_heap_get_backing() -> *mut mi_heap_t {
     h::get_backing()
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_collect(heap: *mut mi_heap_t, force: bool) {
     h::collect(heap, force)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_malloc(heap: *mut mi_heap_t, size: usize) -> *mut c_void {
     a::heap_malloc_zero(heap, size, false) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_zalloc(heap: *mut mi_heap_t, size: usize) -> *mut c_void {
     a::heap_malloc_zero(heap, size, true) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(2, 3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_calloc(
     heap: *mut mi_heap_t,
@@ -343,10 +432,14 @@ pub unsafe extern "C" fn mi_heap_calloc(
 ) -> *mut c_void {
     a::heap_calloc(heap, count, size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_malloc_small(heap: *mut mi_heap_t, size: usize) -> *mut c_void {
     a::heap_malloc_zero(heap, size, false) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(2, 3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_mallocn(
     heap: *mut mi_heap_t,
@@ -355,6 +448,8 @@ pub unsafe extern "C" fn mi_heap_mallocn(
 ) -> *mut c_void {
     a::heap_mallocn(heap, count, size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_realloc(
     heap: *mut mi_heap_t,
@@ -363,6 +458,8 @@ pub unsafe extern "C" fn mi_heap_realloc(
 ) -> *mut c_void {
     a::heap_realloc_zero(heap, p as *mut u8, newsize, false) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size2(3,4)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_reallocn(
     heap: *mut mi_heap_t,
@@ -375,6 +472,8 @@ pub unsafe extern "C" fn mi_heap_reallocn(
         None => a::count_size_overflow(count, size) as *mut c_void,
     }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_reallocf(
     heap: *mut mi_heap_t,
@@ -387,10 +486,14 @@ pub unsafe extern "C" fn mi_heap_reallocf(
     }
     newp as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_strdup(heap: *mut mi_heap_t, s: *const c_char) -> *mut c_char {
     a::heap_strdup(heap, s)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_strndup(
     heap: *mut mi_heap_t,
@@ -399,6 +502,8 @@ pub unsafe extern "C" fn mi_heap_strndup(
 ) -> *mut c_char {
     a::heap_strndup(heap, s, n)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_realpath(
     heap: *mut mi_heap_t,
@@ -407,6 +512,8 @@ pub unsafe extern "C" fn mi_heap_realpath(
 ) -> *mut c_char {
     a::heap_realpath(heap, fname, resolved_name)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2) mi_attr_alloc_align(3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_malloc_aligned(
     heap: *mut mi_heap_t,
@@ -415,6 +522,8 @@ pub unsafe extern "C" fn mi_heap_malloc_aligned(
 ) -> *mut c_void {
     al::heap_malloc_zero_aligned_at(heap, size, alignment, 0, false) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_malloc_aligned_at(
     heap: *mut mi_heap_t,
@@ -424,6 +533,8 @@ pub unsafe extern "C" fn mi_heap_malloc_aligned_at(
 ) -> *mut c_void {
     al::heap_malloc_zero_aligned_at(heap, size, alignment, offset, false) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2) mi_attr_alloc_align(3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_zalloc_aligned(
     heap: *mut mi_heap_t,
@@ -432,6 +543,8 @@ pub unsafe extern "C" fn mi_heap_zalloc_aligned(
 ) -> *mut c_void {
     al::heap_malloc_zero_aligned_at(heap, size, alignment, 0, true) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_zalloc_aligned_at(
     heap: *mut mi_heap_t,
@@ -441,6 +554,8 @@ pub unsafe extern "C" fn mi_heap_zalloc_aligned_at(
 ) -> *mut c_void {
     al::heap_malloc_zero_aligned_at(heap, size, alignment, offset, true) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(2, 3) mi_attr_alloc_align(4)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_calloc_aligned(
     heap: *mut mi_heap_t,
@@ -450,6 +565,8 @@ pub unsafe extern "C" fn mi_heap_calloc_aligned(
 ) -> *mut c_void {
     mi_heap_calloc_aligned_at(heap, count, size, alignment, 0)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size2(2, 3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_calloc_aligned_at(
     heap: *mut mi_heap_t,
@@ -465,6 +582,8 @@ pub unsafe extern "C" fn mi_heap_calloc_aligned_at(
         None => a::count_size_overflow(count, size) as *mut c_void,
     }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(3) mi_attr_alloc_align(4)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_realloc_aligned(
     heap: *mut mi_heap_t,
@@ -474,6 +593,8 @@ pub unsafe extern "C" fn mi_heap_realloc_aligned(
 ) -> *mut c_void {
     al::heap_realloc_zero_aligned(heap, p as *mut u8, newsize, alignment, false) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_realloc_aligned_at(
     heap: *mut mi_heap_t,
@@ -488,14 +609,20 @@ pub unsafe extern "C" fn mi_heap_realloc_aligned_at(
 
 // --- 6. zero-initialised re-allocation ------------------------------------------------------
 
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(2)
 #[no_mangle]
 pub unsafe extern "C" fn mi_rezalloc(p: *mut c_void, newsize: usize) -> *mut c_void {
     mi_heap_rezalloc(dh(), p, newsize)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size2(2,3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_recalloc(p: *mut c_void, newcount: usize, size: usize) -> *mut c_void {
     mi_heap_recalloc(dh(), p, newcount, size)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(2) mi_attr_alloc_align(3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_rezalloc_aligned(
     p: *mut c_void,
@@ -504,6 +631,8 @@ pub unsafe extern "C" fn mi_rezalloc_aligned(
 ) -> *mut c_void {
     mi_heap_rezalloc_aligned(dh(), p, newsize, alignment)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(2)
 #[no_mangle]
 pub unsafe extern "C" fn mi_rezalloc_aligned_at(
     p: *mut c_void,
@@ -513,6 +642,8 @@ pub unsafe extern "C" fn mi_rezalloc_aligned_at(
 ) -> *mut c_void {
     mi_heap_rezalloc_aligned_at(dh(), p, newsize, alignment, offset)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size2(2,3) mi_attr_alloc_align(4)
 #[no_mangle]
 pub unsafe extern "C" fn mi_recalloc_aligned(
     p: *mut c_void,
@@ -522,6 +653,8 @@ pub unsafe extern "C" fn mi_recalloc_aligned(
 ) -> *mut c_void {
     mi_heap_recalloc_aligned(dh(), p, newcount, size, alignment)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size2(2,3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_recalloc_aligned_at(
     p: *mut c_void,
@@ -532,6 +665,8 @@ pub unsafe extern "C" fn mi_recalloc_aligned_at(
 ) -> *mut c_void {
     mi_heap_recalloc_aligned_at(dh(), p, newcount, size, alignment, offset)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_rezalloc(
     heap: *mut mi_heap_t,
@@ -540,6 +675,8 @@ pub unsafe extern "C" fn mi_heap_rezalloc(
 ) -> *mut c_void {
     a::heap_realloc_zero(heap, p as *mut u8, newsize, true) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size2(3,4)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_recalloc(
     heap: *mut mi_heap_t,
@@ -552,6 +689,8 @@ pub unsafe extern "C" fn mi_heap_recalloc(
         None => a::count_size_overflow(newcount, size) as *mut c_void,
     }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(3) mi_attr_alloc_align(4)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_rezalloc_aligned(
     heap: *mut mi_heap_t,
@@ -561,6 +700,8 @@ pub unsafe extern "C" fn mi_heap_rezalloc_aligned(
 ) -> *mut c_void {
     al::heap_realloc_zero_aligned(heap, p as *mut u8, newsize, alignment, true) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size(3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_rezalloc_aligned_at(
     heap: *mut mi_heap_t,
@@ -572,6 +713,8 @@ pub unsafe extern "C" fn mi_heap_rezalloc_aligned_at(
     al::heap_realloc_zero_aligned_at(heap, p as *mut u8, newsize, alignment, offset, true)
         as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size2(3,4) mi_attr_alloc_align(5)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_recalloc_aligned(
     heap: *mut mi_heap_t,
@@ -587,6 +730,8 @@ pub unsafe extern "C" fn mi_heap_recalloc_aligned(
         None => a::count_size_overflow(newcount, size) as *mut c_void,
     }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size2(3,4)
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_recalloc_aligned_at(
     heap: *mut mi_heap_t,
@@ -607,18 +752,22 @@ pub unsafe extern "C" fn mi_heap_recalloc_aligned_at(
 
 // --- 7. analysis, heap walking, arenas ---------------------------------------------------
 
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_contains_block(heap: *mut mi_heap_t, p: *const c_void) -> bool {
     h::contains_block(heap, p as *const u8)
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_check_owned(heap: *mut mi_heap_t, p: *const c_void) -> bool {
     h::check_owned(heap, p as *const u8)
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub unsafe extern "C" fn mi_check_owned(p: *const c_void) -> bool {
     h::check_owned(dh(), p as *const u8)
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_visit_blocks(
     heap: *const mi_heap_t,
@@ -646,14 +795,20 @@ pub unsafe extern "C" fn mi_heap_visit_blocks(
         None => false,
     }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_is_in_heap_region(p: *const c_void) -> bool {
     crate::segment_map::is_in_heap_region(p as *const u8) || arena::contains(p as *const u8)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_is_redirected() -> bool {
     false
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_reserve_huge_os_pages_interleave(
     pages: usize,
@@ -662,6 +817,8 @@ pub extern "C" fn mi_reserve_huge_os_pages_interleave(
 ) -> c_int {
     arena::reserve_huge_os_pages_interleave(pages, numa_nodes, timeout_msecs)
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_reserve_huge_os_pages_at(
     pages: usize,
@@ -670,6 +827,8 @@ pub extern "C" fn mi_reserve_huge_os_pages_at(
 ) -> c_int {
     arena::reserve_huge_os_pages_at(pages, numa_node, timeout_msecs, false).0
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_reserve_huge_os_pages_at_ex(
     pages: usize,
@@ -687,10 +846,14 @@ pub unsafe extern "C" fn mi_reserve_huge_os_pages_at_ex(
     }
     err
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_reserve_os_memory(size: usize, commit: bool, allow_large: bool) -> c_int {
     arena::reserve_os_memory(size, commit, allow_large, false).0
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_reserve_os_memory_ex(
     size: usize,
@@ -705,6 +868,8 @@ pub unsafe extern "C" fn mi_reserve_os_memory_ex(
     }
     err
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_manage_os_memory(
     start: *mut c_void,
@@ -725,6 +890,8 @@ pub unsafe extern "C" fn mi_manage_os_memory(
         core::ptr::null_mut(),
     )
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_manage_os_memory_ex(
     start: *mut c_void,
@@ -753,10 +920,13 @@ pub unsafe extern "C" fn mi_manage_os_memory_ex(
     }
     id > 0
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_debug_show_arenas(show_inuse: bool, show_abandoned: bool, show_purge: bool) {
     arena::debug_show(show_inuse, show_abandoned, show_purge)
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub unsafe extern "C" fn mi_arena_area(arena_id: mi_arena_id_t, size: *mut usize) -> *mut c_void {
     let r = arena::area(arena_id);
@@ -765,10 +935,13 @@ pub unsafe extern "C" fn mi_arena_area(arena_id: mi_arena_id_t, size: *mut usize
     }
     r.map_or(core::ptr::null_mut(), |(p, _)| p as *mut c_void)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_heap_new_in_arena(arena_id: mi_arena_id_t) -> *mut mi_heap_t {
     h::new_in_arena(arena_id)
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_reserve_huge_os_pages(
     pages: usize,
@@ -788,54 +961,64 @@ pub unsafe extern "C" fn mi_reserve_huge_os_pages(
 
 // --- 9. options ------------------------------------------------------------------------------
 
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_option_is_enabled(option: mi_option_t) -> bool {
     Opt::from_i32(option).is_some_and(options::is_enabled)
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_option_enable(option: mi_option_t) {
     if let Some(o) = Opt::from_i32(option) {
         options::set(o, 1)
     }
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_option_disable(option: mi_option_t) {
     if let Some(o) = Opt::from_i32(option) {
         options::set(o, 0)
     }
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_option_set_enabled(option: mi_option_t, enable: bool) {
     if let Some(o) = Opt::from_i32(option) {
         options::set_enabled(o, enable)
     }
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_option_set_enabled_default(option: mi_option_t, enable: bool) {
     if let Some(o) = Opt::from_i32(option) {
         options::set_enabled_default(o, enable)
     }
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_option_get(option: mi_option_t) -> c_long {
     Opt::from_i32(option).map_or(0, |o| options::get(o) as c_long)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_option_get_clamp(option: mi_option_t, min: c_long, max: c_long) -> c_long {
     Opt::from_i32(option).map_or(0, |o| {
         options::get_clamp(o, min as i64, max as i64) as c_long
     })
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_option_get_size(option: mi_option_t) -> usize {
     Opt::from_i32(option).map_or(0, options::get_size)
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_option_set(option: mi_option_t, value: c_long) {
     if let Some(o) = Opt::from_i32(option) {
         options::set(o, value as i64)
     }
 }
+/// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_option_set_default(option: mi_option_t, value: c_long) {
     if let Some(o) = Opt::from_i32(option) {
@@ -845,26 +1028,38 @@ pub extern "C" fn mi_option_set_default(option: mi_option_t, value: c_long) {
 
 // --- 10. POSIX / Unix / Windows / C++ names ----------------------------------------------
 
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_cfree(p: *mut c_void) {
     px::cfree(p as *mut u8)
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi__expand(p: *mut c_void, newsize: usize) -> *mut c_void {
     px::underscore_expand(p as *mut u8, newsize) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_malloc_size(p: *const c_void) -> usize {
     f::usable_size(p as *const u8)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_malloc_good_size(size: usize) -> usize {
     crate::page_queue::good_size(size)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_malloc_usable_size(p: *const c_void) -> usize {
     f::usable_size(p as *const u8)
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_posix_memalign(
     p: *mut *mut c_void,
@@ -873,30 +1068,44 @@ pub unsafe extern "C" fn mi_posix_memalign(
 ) -> c_int {
     px::posix_memalign(p, alignment, size)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2) mi_attr_alloc_align(1)
 #[no_mangle]
 pub extern "C" fn mi_memalign(alignment: usize, size: usize) -> *mut c_void {
     px::memalign(alignment, size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1)
 #[no_mangle]
 pub extern "C" fn mi_valloc(size: usize) -> *mut c_void {
     px::valloc(size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1)
 #[no_mangle]
 pub extern "C" fn mi_pvalloc(size: usize) -> *mut c_void {
     px::pvalloc(size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(2) mi_attr_alloc_align(1)
 #[no_mangle]
 pub extern "C" fn mi_aligned_alloc(alignment: usize, size: usize) -> *mut c_void {
     px::aligned_alloc(alignment, size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_alloc_size2(2,3)
 #[no_mangle]
 pub unsafe extern "C" fn mi_reallocarray(p: *mut c_void, count: usize, size: usize) -> *mut c_void {
     px::reallocarray(p as *mut u8, count, size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_reallocarr(p: *mut c_void, count: usize, size: usize) -> c_int {
     px::reallocarr(p, count, size)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_aligned_recalloc(
     p: *mut c_void,
@@ -906,6 +1115,8 @@ pub unsafe extern "C" fn mi_aligned_recalloc(
 ) -> *mut c_void {
     mi_recalloc_aligned(p, newcount, size, alignment)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_aligned_offset_recalloc(
     p: *mut c_void,
@@ -916,14 +1127,20 @@ pub unsafe extern "C" fn mi_aligned_offset_recalloc(
 ) -> *mut c_void {
     mi_recalloc_aligned_at(p, newcount, size, alignment, offset)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc
 #[no_mangle]
 pub unsafe extern "C" fn mi_wcsdup(s: *const c_ushort) -> *mut c_ushort {
     px::wcsdup(s)
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc
 #[no_mangle]
 pub unsafe extern "C" fn mi_mbsdup(s: *const c_uchar) -> *mut c_uchar {
     a::heap_strdup(dh(), s as *const c_char) as *mut c_uchar
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_dupenv_s(
     buf: *mut *mut c_char,
@@ -932,6 +1149,8 @@ pub unsafe extern "C" fn mi_dupenv_s(
 ) -> c_int {
     px::dupenv_s(buf, size, name)
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_wdupenv_s(
     buf: *mut *mut c_ushort,
@@ -940,10 +1159,14 @@ pub unsafe extern "C" fn mi_wdupenv_s(
 ) -> c_int {
     px::wdupenv_s(buf, size, name)
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_free_size(p: *mut c_void, size: usize) {
     f::free_size(p as *mut u8, size)
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_free_size_aligned(p: *mut c_void, size: usize, alignment: usize) {
     if DEBUG > 0 && alignment != 0 && (p as usize) % alignment != 0 {
@@ -955,6 +1178,8 @@ pub unsafe extern "C" fn mi_free_size_aligned(p: *mut c_void, size: usize, align
     }
     f::free_size(p as *mut u8, size)
 }
+/// cbindgen:prefix=mi_decl_export
+/// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub unsafe extern "C" fn mi_free_aligned(p: *mut c_void, alignment: usize) {
     if DEBUG > 0 && alignment != 0 && (p as usize) % alignment != 0 {
@@ -969,36 +1194,50 @@ pub unsafe extern "C" fn mi_free_aligned(p: *mut c_void, alignment: usize) {
 
 // --- 10.1 C++ new wrappers ------------------------------------------------------------------
 
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_malloc mi_attr_alloc_size(1)
 #[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new(size: usize) -> *mut c_void {
     px::new(size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_malloc mi_attr_alloc_size(1) mi_attr_alloc_align(2)
 #[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new_aligned(size: usize, alignment: usize) -> *mut c_void {
     px::new_aligned(size, alignment) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1)
 #[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new_nothrow(size: usize) -> *mut c_void {
     px::new_nothrow(size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_noexcept mi_attr_malloc mi_attr_alloc_size(1) mi_attr_alloc_align(2)
 #[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new_aligned_nothrow(size: usize, alignment: usize) -> *mut c_void {
     px::new_aligned_nothrow(size, alignment) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_malloc mi_attr_alloc_size2(1, 2)
 #[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub extern "C" fn mi_new_n(count: usize, size: usize) -> *mut c_void {
     px::new_n(count, size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_alloc_size(2)
 #[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_new_realloc(p: *mut c_void, newsize: usize) -> *mut c_void {
     px::new_realloc(p as *mut u8, newsize) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
+/// cbindgen:postfix=mi_attr_alloc_size2(2, 3)
 #[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_new_reallocn(
@@ -1008,11 +1247,15 @@ pub unsafe extern "C" fn mi_new_reallocn(
 ) -> *mut c_void {
     px::new_reallocn(p as *mut u8, newcount, size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_malloc mi_attr_alloc_size(2)
 #[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_alloc_new(heap: *mut mi_heap_t, size: usize) -> *mut c_void {
     px::heap_alloc_new(heap, size) as *mut c_void
 }
+/// cbindgen:prefix=mi_decl_nodiscard mi_decl_export mi_decl_restrict
+/// cbindgen:postfix=mi_attr_malloc mi_attr_alloc_size2(2, 3)
 #[cfg(not(feature = "c_shim"))]
 #[no_mangle]
 pub unsafe extern "C" fn mi_heap_alloc_new_n(

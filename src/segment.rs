@@ -510,6 +510,8 @@ unsafe fn segment_alloc(
         return ptr::null_mut();
     }
     let seg = mem as *mut Segment;
+    // Reused memory may still be marked inaccessible (free blocks of an earlier use).
+    crate::track::mem_undefined(mem, info_size);
     if !memid.initially_zero {
         ptr::write_bytes(mem, 0, size_of::<Segment>());
     }

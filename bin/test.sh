@@ -1,0 +1,68 @@
+#!/bin/sh
+# test.sh -- the whole test suite: the README's test command (and what CI runs).
+#
+#   1. cargo test: the unit and integration tests of the Rust core;
+#   2. for each build variant: configure and build with CMake in out/test/<variant>,
+#      then ctest (the C/C++ tests against the shared library, the static library and
+#      mimalloc.o, the exported symbols, an install into a temporary prefix with the
+#      find_package and pkg-config downstream builds, DESTDIR and uninstall, and the
+#      cbindgen check of mimalloc.h).
+#
+# Environment:
+#   MI_TEST_VARIANTS  variants to build and test (default "release debug secure"); known:
+#                     release, debug, secure, secure-debug, valgrind, asan, padding,
+#                     nooverride-toplevel, xmalloc, skip-collect, no-thp, local-tls,
+#                     static-only
+#   MI_JOBS           parallel jobs for cargo, make and ctest (default 2)
+#   MI_SKIP_CARGO     set to 1 to skip step 1
+#   MI_INSTALL_CBINDGEN=1  install cbindgen for the header check when missing (CI)
+set -eu
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+jobs=${MI_JOBS:-2}
+variants=${MI_TEST_VARIANTS:-release debug secure}
+export CARGO_BUILD_JOBS="$jobs"
+
+if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
+  echo "==> cargo test"
+  # only the core crate: the workspace would unify in mimalloc-c's features (c_shim)
+  cargo test -p mimalloc-rs --features capi --locked
+fi
+
+options_of() {
+  case "$1" in
+    release)             echo "-DCMAKE_BUILD_TYPE=Release" ;;
+    debug)               echo "-DCMAKE_BUILD_TYPE=Debug" ;;
+    secure)              echo "-DCMAKE_BUILD_TYPE=Release -DMI_SECURE=ON" ;;
+    secure-debug)        echo "-DCMAKE_BUILD_TYPE=Debug -DMI_SECURE=ON" ;;
+    valgrind)            echo "-DCMAKE_BUILD_TYPE=Release -DMI_TRACK_VALGRIND=ON" ;;
+    asan)                echo "-DCMAKE_BUILD_TYPE=Release -DMI_TRACK_ASAN=ON" ;;
+    padding)             echo "-DCMAKE_BUILD_TYPE=Release -DMI_PADDING=ON" ;;
+    nooverride-toplevel) echo "-DCMAKE_BUILD_TYPE=Release -DMI_OVERRIDE=OFF -DMI_INSTALL_TOPLEVEL=ON" ;;
+    xmalloc)             echo "-DCMAKE_BUILD_TYPE=Release -DMI_XMALLOC=ON -DMI_SHOW_ERRORS=ON" ;;
+    skip-collect)        echo "-DCMAKE_BUILD_TYPE=Release -DMI_SKIP_COLLECT_ON_EXIT=ON" ;;
+    no-thp)              echo "-DCMAKE_BUILD_TYPE=Release -DMI_NO_THP=ON" ;;
+    local-tls)           echo "-DCMAKE_BUILD_TYPE=Release -DMI_LOCAL_DYNAMIC_TLS=ON" ;;
+    static-only)         echo "-DCMAKE_BUILD_TYPE=Release -DMI_BUILD_SHARED=OFF" ;;
+    *) echo "test.sh: unknown variant $1" >&2; return 1 ;;
+  esac
+}
+
+# the header check (ctest header-cbindgen) needs cbindgen; CI installs it here, once
+if [ "${MI_INSTALL_CBINDGEN:-0}" = 1 ] && ! command -v cbindgen >/dev/null 2>&1 \
+   && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/cbindgen" ]; then
+  echo "==> cargo install cbindgen"
+  cargo install cbindgen --locked --version 0.29.4
+fi
+
+for variant in $variants; do
+  opts=$(options_of "$variant")
+  build="out/test/$variant"
+  echo "==> $variant: cmake $opts"
+  # shellcheck disable=SC2086
+  cmake -S . -B "$build" $opts -DMI_CARGO_JOBS="$jobs"
+  cmake --build "$build" -j "$jobs"
+  echo "==> $variant: ctest"
+  ctest --test-dir "$build" -j "$jobs" --output-on-failure --timeout 1500
+done
+echo "==> all tests passed (variants: $variants)"

@@ -1,0 +1,2 @@
+/* test-api.c compiled as C++: the STL allocator checks become real. */
+#include "test-api.c"
