@@ -72,10 +72,10 @@ pub struct Padding {
 }
 
 #[inline]
-pub fn padding_canary(page: *const Page, block: *const Block) -> u32 {
-    // SAFETY: `page` is a live page (callers' contract).
-    let keys = unsafe { &(*page).keys };
-    page::ptr_encode(page as usize, block as *mut Block, keys) as u32
+/// # Safety
+/// `page` must be a live page.
+pub unsafe fn padding_canary(page: *const Page, block: *const Block) -> u32 {
+    page::ptr_encode(page as usize, block as *mut Block, &(*page).keys) as u32
 }
 
 #[inline]

@@ -472,7 +472,10 @@ pub unsafe fn destroy_all() {
 
 /// Register user memory as an arena (`mi_manage_os_memory_ex`). Returns the id, 0 if
 /// the area is too small, or −1 if the arena table is full.
-pub fn manage_os_memory(
+///
+/// # Safety
+/// The memory must be owned by the caller, mapped, and handed to us for good.
+pub unsafe fn manage_os_memory(
     start: *mut u8,
     size: usize,
     is_committed: bool,

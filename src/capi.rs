@@ -227,7 +227,7 @@ fn output_or_default(out: Option<OutputFun>) -> Option<OutputFun> {
 /// cbindgen:prefix=mi_decl_export
 /// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
-pub extern "C" fn mi_stats_print(out: *mut c_void) {
+pub unsafe extern "C" fn mi_stats_print(out: *mut c_void) {
     // The deprecated form: the argument is an output function, NULL, stdout or stderr.
     // SAFETY: C passes a function pointer (or one of the values filtered below) here.
     let out: Option<OutputFun> = unsafe { core::mem::transmute(out) };

@@ -10,8 +10,11 @@ use crate::types::*;
 use core::ptr;
 
 /// `mi_free`.
+///
+/// # Safety
+/// `p` must be null or a live block of ours (any thread's).
 #[inline(always)]
-pub fn free(p: *mut u8) {
+pub unsafe fn free(p: *mut u8) {
     if p.is_null() {
         return;
     }
@@ -216,7 +219,10 @@ pub unsafe fn free_delayed_block(block: *mut Block) -> bool {
 // --- sizes -----------------------------------------------------------------------------------
 
 /// Usable bytes from `p` to the end of its block (byte-exact in padding builds).
-pub fn usable_size(p: *const u8) -> usize {
+///
+/// # Safety
+/// `p` must be null or point into a live block of ours.
+pub unsafe fn usable_size(p: *const u8) -> usize {
     let seg = segment::ptr_segment(p);
     if seg.is_null() {
         return 0;
@@ -374,8 +380,11 @@ unsafe fn free_stats(page: *const Page, block: *const Block) {
 }
 
 /// `mi_free_size`, `mi_free_aligned`: the size/alignment are checked in debug builds.
+///
+/// # Safety
+/// As `free`.
 #[inline]
-pub fn free_size(p: *mut u8, size: usize) {
+pub unsafe fn free_size(p: *mut u8, size: usize) {
     if DEBUG > 0 && !p.is_null() && size > usable_size(p) {
         crate::mi_warning!(
             "mi_free_size: size {} is larger than the usable size of block {:p}",

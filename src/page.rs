@@ -327,9 +327,6 @@ unsafe fn immediate_or_extendable(page: *const Page) -> bool {
 /// # Safety
 /// `page` must be owned by the calling thread and have an empty `free` list.
 pub unsafe fn extend_free(heap: *mut Heap, page: *mut Page) {
-    debug_assert!(
-        (*page).free.is_null() && (*page).local_free.is_null() || !(*page).free.is_null() || true
-    );
     if !(*page).free.is_null() || (*page).capacity >= (*page).reserved {
         return;
     }

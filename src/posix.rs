@@ -108,14 +108,19 @@ pub unsafe fn reallocarr(p: *mut c_void, count: usize, size: usize) -> c_int {
 
 /// `mi_expand`: succeed only if the block already has room (never in padding builds,
 /// where the exact size is tracked).
-pub fn expand(p: *mut u8, newsize: usize) -> *mut u8 {
+///
+/// # Safety
+/// `p` must be null or a live block of ours.
+pub unsafe fn expand(p: *mut u8, newsize: usize) -> *mut u8 {
     if PADDING || p.is_null() || newsize > free::usable_size(p) {
         return ptr::null_mut();
     }
     p
 }
 
-pub fn underscore_expand(p: *mut u8, newsize: usize) -> *mut u8 {
+/// # Safety
+/// As `expand`.
+pub unsafe fn underscore_expand(p: *mut u8, newsize: usize) -> *mut u8 {
     let r = expand(p, newsize);
     if r.is_null() {
         set_errno(ENOMEM);
@@ -124,7 +129,10 @@ pub fn underscore_expand(p: *mut u8, newsize: usize) -> *mut u8 {
 }
 
 /// Checked free: only pointers in our heap region are freed.
-pub fn cfree(p: *mut u8) {
+///
+/// # Safety
+/// `p` must be null, a pointer outside our heap region, or a live block of ours.
+pub unsafe fn cfree(p: *mut u8) {
     if crate::segment_map::is_in_heap_region(p) {
         free::free(p);
     }
