@@ -253,6 +253,14 @@ pub extern "C" fn process_done() {
     if PROCESS_DONE.swap(true, Ordering::AcqRel) {
         return;
     }
+    // No more thread teardown through our key: the library may be unloaded (dlclose)
+    // after this, and a destructor pointing into it would crash a later thread exit.
+    // Relaxed: read only by threads of this process after set-up.
+    let key = THREAD_KEY.swap(0, Ordering::Relaxed);
+    if key != 0 {
+        // SAFETY: deleting the key we created.
+        unsafe { libc::pthread_key_delete((key - 1) as libc::pthread_key_t) };
+    }
     let heap = get_default_heap();
     let collect =
         !cfg!(feature = "skip_collect_on_exit") && (DEBUG > 0 || !cfg!(feature = "shared_lib"));
