@@ -322,6 +322,54 @@ mod tests {
         assert_eq!(bin_block_size(BIN_FULL), 131088);
     }
 
+    /// Fake pages (not in segments) are enough for the queue operations.
+    fn fake_page(block_size: usize) -> Box<Page> {
+        let mut p = Box::new(Page::empty());
+        p.block_size = block_size;
+        p
+    }
+
+    #[test]
+    fn queue_push_remove_keeps_links_and_direct_table() {
+        let mut heap = Box::new(Heap::empty());
+        let h: *mut Heap = &mut *heap;
+        let b = bin(48);
+        let mut pages: Vec<Box<Page>> = (0..3).map(|_| fake_page(48)).collect();
+        let ptrs: Vec<*mut Page> = pages.iter_mut().map(|p| &mut **p as *mut Page).collect();
+        // SAFETY: the fake pages outlive the queue operations; single-threaded.
+        unsafe {
+            let pq: *mut PageQueue = &mut (*h).pages[b];
+            for &p in &ptrs {
+                push(h, pq, p);
+            }
+            assert_eq!((*h).page_count, 3);
+            assert_eq!((*pq).first, ptrs[2]);
+            assert_eq!((*pq).last, ptrs[0]);
+            // Word sizes 5 and 6 (33..48 bytes) map to this bin and see its first page.
+            assert_eq!((*h).pages_free_direct[wsize_from_size(48)], ptrs[2]);
+            assert_eq!((*h).pages_free_direct[wsize_from_size(33)], ptrs[2]);
+            assert_ne!((*h).pages_free_direct[wsize_from_size(32)], ptrs[2]);
+            remove(h, pq, ptrs[2]);
+            assert_eq!((*pq).first, ptrs[1]);
+            assert_eq!((*h).pages_free_direct[wsize_from_size(48)], ptrs[1]);
+            assert!((*ptrs[1]).prev.is_null());
+            // Move the middle page to the full queue and back.
+            let full: *mut PageQueue = &mut (*h).pages[BIN_FULL];
+            enqueue_from(h, full, pq, ptrs[0]);
+            assert!((*ptrs[0]).is_in_full() && contains(full, ptrs[0]) && !contains(pq, ptrs[0]));
+            assert_eq!((*h).page_count, 2);
+            enqueue_from(h, pq, full, ptrs[0]);
+            assert!(!(*ptrs[0]).is_in_full() && (*pq).last == ptrs[0]);
+            remove(h, pq, ptrs[1]);
+            remove(h, pq, ptrs[0]);
+            assert!((*pq).is_empty() && (*h).page_count == 0);
+            assert_eq!(
+                (*h).pages_free_direct[wsize_from_size(48)],
+                PAGE_EMPTY.get()
+            );
+        }
+    }
+
     #[test]
     fn bins_are_monotonic_and_cover() {
         let mut last = 0;
