@@ -165,8 +165,10 @@ pub unsafe fn heap_realloc_zero_aligned_at(
         return ptr::null_mut();
     }
     if zero && newsize > size {
+        // Up to the end of the usable block (see `alloc::heap_realloc_zero`).
         let start = size.saturating_sub(INTPTR_SIZE);
-        ptr::write_bytes(newp.add(start), 0, newsize - start);
+        let end = crate::free::usable_size(newp).max(newsize);
+        ptr::write_bytes(newp.add(start), 0, end - start);
     }
     ptr::copy_nonoverlapping(p, newp, size.min(newsize));
     crate::free::free(p);

@@ -250,9 +250,12 @@ pub unsafe fn heap_realloc_zero(
         return ptr::null_mut();
     }
     if zero && newsize > size {
-        // Zero the tail (and the last word of the copied part, which may be padding).
+        // Zero the tail up to the end of the usable block, so that a later zeroing
+        // re-allocation can rely on it (and the last word of the copied part, which may
+        // be padding).
         let start = size.saturating_sub(INTPTR_SIZE);
-        ptr::write_bytes(newp.add(start), 0, newsize - start);
+        let end = crate::free::usable_size(newp).max(newsize);
+        ptr::write_bytes(newp.add(start), 0, end - start);
     } else if newsize == 0 {
         *newp = 0; // programs expect zero-size reallocations to be zeroed
     }

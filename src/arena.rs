@@ -22,10 +22,11 @@ pub const ARENA_MIN_OBJ_SIZE: usize = ARENA_BLOCK_SIZE / 2;
 /// Public arena id: index + 1; 0 means "no specific arena".
 pub type ArenaId = i32;
 
-/// An arena descriptor, followed in the same mapping by its three bitmaps.
+/// An arena descriptor, followed in the same mapping by its four bitmaps.
 ///
 /// Invariants: `start` is `ARENA_BLOCK_SIZE`-aligned and spans `block_count` blocks;
 /// each bitmap has `field_count` words; a block is in use iff its `inuse` bit is set;
+/// a block in use is read-write, so its `committed` bit is set;
 /// `purge` bits are only set for blocks that are free; a block whose `dirty` bit is
 /// clear reads as zeros.
 pub struct Arena {
@@ -44,7 +45,7 @@ pub struct Arena {
 
 impl Arena {
     fn bitmap(&self, which: usize) -> &[AtomicUsize] {
-        // SAFETY: the descriptor's mapping holds 3 × field_count words right after it
+        // SAFETY: the descriptor's mapping holds 4 × field_count words right after it
         // (see `add`), initialised to zero and only accessed atomically.
         unsafe {
             let base = (self as *const Arena).add(1) as *const AtomicUsize;
@@ -59,6 +60,10 @@ impl Arena {
     }
     fn purge(&self) -> &[AtomicUsize] {
         self.bitmap(2)
+    }
+    /// Blocks mapped read-write (all of them unless the arena was reserved uncommitted).
+    fn committed(&self) -> &[AtomicUsize] {
+        self.bitmap(3)
     }
     fn block_start(&self, idx: usize) -> *mut u8 {
         self.start.wrapping_add(idx * ARENA_BLOCK_SIZE)
@@ -116,7 +121,7 @@ pub unsafe fn add(
     let block_count = (end - aligned) / ARENA_BLOCK_SIZE;
     let field_count = block_count.div_ceil(bitmap::BITS);
     let meta_size = align_up(
-        core::mem::size_of::<Arena>() + 3 * field_count * core::mem::size_of::<usize>(),
+        core::mem::size_of::<Arena>() + 4 * field_count * core::mem::size_of::<usize>(),
         prim::page_size(),
     );
     let meta = prim::mmap(ptr::null_mut(), meta_size, true) as *mut Arena;
@@ -155,6 +160,9 @@ pub unsafe fn add(
     if !is_zero {
         bitmap::claim(a.dirty(), 0, block_count);
     }
+    if memid.initially_committed || memid.kind == MemKind::External {
+        bitmap::claim(a.committed(), 0, block_count);
+    }
     // Release: readers that load the pointer see the initialised descriptor.
     ARENAS[i].store(meta, Ordering::Release);
     STATS_MAIN.arena_count.increase(1);
@@ -164,12 +172,12 @@ pub unsafe fn add(
 /// Reserve `size` bytes of OS memory as a new arena. Returns (errno-style code, id).
 pub fn reserve_os_memory(
     size: usize,
-    _commit: bool,
+    commit: bool,
     allow_large: bool,
     exclusive: bool,
 ) -> (i32, ArenaId) {
     let size = align_up(size, ARENA_BLOCK_SIZE);
-    let (p, memid) = os::alloc_aligned(size, ARENA_BLOCK_SIZE);
+    let (p, memid) = os::alloc_aligned_at_ex(size, ARENA_BLOCK_SIZE, 0, commit);
     if p.is_null() {
         return (ENOMEM, 0);
     }
@@ -187,7 +195,7 @@ pub fn reserve_os_memory(
     crate::mi_verbose!(
         "reserved {} KiB memory{}",
         size / 1024,
-        if _commit { "" } else { " (uncommitted)" }
+        if commit { "" } else { " (uncommitted)" }
     );
     (0, id)
 }
@@ -214,6 +222,24 @@ unsafe fn try_alloc_in(arena: *mut Arena, blocks: usize) -> (*mut u8, MemId) {
         return (ptr::null_mut(), MemId::none());
     };
     a.search_idx.store(idx / bitmap::BITS, Ordering::Relaxed);
+    // Lazily committed arena: make the blocks accessible first.
+    if !bitmap::is_claimed(a.committed(), idx, blocks) {
+        let mut ok = true;
+        for b in idx..idx + blocks {
+            if !bitmap::is_claimed(a.committed(), b, 1) {
+                if os::commit(a.block_start(b), ARENA_BLOCK_SIZE) {
+                    bitmap::claim(a.committed(), b, 1);
+                } else {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if !ok {
+            bitmap::unclaim(a.inuse(), idx, blocks);
+            return (ptr::null_mut(), MemId::none());
+        }
+    }
     // No purge may run on blocks we own now; fresh blocks read as zero.
     bitmap::unclaim(a.purge(), idx, blocks);
     let was_clean = !bitmap::is_any_claimed(a.dirty(), idx, blocks);
@@ -275,7 +301,10 @@ pub fn alloc_aligned(
                     }
                 }
                 // All full: reserve a new arena (not while the C runtime is starting).
-                if round == 0 && !options::is_preloading() {
+                if round == 0
+                    && !options::is_preloading()
+                    && !options::is_enabled(Opt::DisallowOsAlloc)
+                {
                     let rsize = next_reserve_size();
                     if rsize == 0 || arena_count() >= MAX_ARENAS - 4 || rsize < size {
                         break;
@@ -614,6 +643,7 @@ pub fn reserve_huge_os_pages_at(
         os_size: got * GIB,
         is_pinned: true,
         initially_zero: true,
+        initially_committed: true,
         ..MemId::none()
     };
     // SAFETY: the huge pages are ours for the life of the arena.

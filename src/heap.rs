@@ -528,6 +528,8 @@ pub unsafe fn visit_blocks(
     if !is_initialized(heap) || (*heap).page_count == 0 {
         return false;
     }
+    // Blocks other threads freed may sit on the heap's delayed list: free them first.
+    delayed_free_all(heap);
     for_each_page(heap, |_, page| {
         page::free_collect(page, true);
         let bsize = (*page).block_size;

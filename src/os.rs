@@ -37,6 +37,8 @@ pub struct MemId {
     pub initially_zero: bool,
     /// Never purged (large OS pages or user memory that must stay).
     pub is_pinned: bool,
+    /// The whole range was mapped read-write (counted as committed).
+    pub initially_committed: bool,
 }
 
 impl MemId {
@@ -50,6 +52,7 @@ impl MemId {
             block_count: 0,
             initially_zero: false,
             is_pinned: false,
+            initially_committed: false,
         }
     }
     pub const fn external() -> MemId {
@@ -83,12 +86,24 @@ pub fn good_alloc_size(size: usize) -> usize {
 /// Map `size` bytes aligned to `alignment` (a power of two), committed.
 /// Returns null and sets errno to ENOMEM on failure.
 pub fn alloc_aligned(size: usize, alignment: usize) -> (*mut u8, MemId) {
-    alloc_aligned_at(size, alignment, 0)
+    alloc_aligned_at_ex(size, alignment, 0, true)
+}
+
+/// Map `size` bytes such that `p + offset` is aligned to `alignment`, committed.
+pub fn alloc_aligned_at(size: usize, alignment: usize, offset: usize) -> (*mut u8, MemId) {
+    alloc_aligned_at_ex(size, alignment, offset, true)
 }
 
 /// Map `size` bytes such that `p + offset` is aligned to `alignment` (a power of two);
 /// `p` itself is page aligned. Returns null and sets errno to ENOMEM on failure.
-pub fn alloc_aligned_at(size: usize, alignment: usize, offset: usize) -> (*mut u8, MemId) {
+/// As `alloc_aligned_at`; with `commit == false` the range is only reserved (no access)
+/// and must be committed with `commit` before use.
+pub fn alloc_aligned_at_ex(
+    size: usize,
+    alignment: usize,
+    offset: usize,
+    commit: bool,
+) -> (*mut u8, MemId) {
     let ps = prim::page_size();
     let alignment = alignment.max(ps);
     debug_assert!(is_power_of_two(alignment) && offset % ps == 0);
@@ -104,11 +119,11 @@ pub fn alloc_aligned_at(size: usize, alignment: usize, offset: usize) -> (*mut u
     } else {
         ptr::null_mut()
     };
-    let mut p = prim::mmap(hint, size, true);
+    let mut p = prim::mmap(hint, size, commit);
     if !hint.is_null() && p != hint && !p.is_null() {
         // SAFETY: the mapping we just made, not at the hint: retry without one.
         unsafe { prim::munmap(p, size) };
-        p = prim::mmap(ptr::null_mut(), size, true);
+        p = prim::mmap(ptr::null_mut(), size, commit);
     }
     if p.is_null() {
         return os_fail(size);
@@ -120,7 +135,7 @@ pub fn alloc_aligned_at(size: usize, alignment: usize, offset: usize) -> (*mut u
         // SAFETY: `p` is the mapping we just made.
         unsafe { prim::munmap(p, size) };
         let over = size + alignment;
-        let q = prim::mmap(ptr::null_mut(), over, true);
+        let q = prim::mmap(ptr::null_mut(), over, commit);
         if q.is_null() {
             return os_fail(over);
         }
@@ -145,12 +160,15 @@ pub fn alloc_aligned_at(size: usize, alignment: usize, offset: usize) -> (*mut u
     };
     STATS_MAIN.mmap_calls.increase(1);
     STATS_MAIN.reserved.increase(size);
-    STATS_MAIN.committed.increase(size);
+    if commit {
+        STATS_MAIN.committed.increase(size);
+    }
     let memid = MemId {
         kind: MemKind::Os,
         os_base: aligned,
         os_size: size,
         initially_zero: true,
+        initially_committed: commit,
         ..MemId::none()
     };
     (aligned, memid)
@@ -220,7 +238,29 @@ pub unsafe fn free(memid: &MemId) {
         );
     }
     STATS_MAIN.reserved.decrease(memid.os_size);
-    STATS_MAIN.committed.decrease(memid.os_size);
+    if memid.initially_committed {
+        STATS_MAIN.committed.decrease(memid.os_size);
+    }
+}
+
+/// Make a reserved range accessible (read-write). Returns false on failure.
+///
+/// # Safety
+/// The range must be an owned, page-aligned part of a reservation.
+pub unsafe fn commit(p: *mut u8, size: usize) -> bool {
+    STATS_MAIN.commit_calls.increase(1);
+    let err = prim::protect(p, size, true);
+    if err != 0 {
+        crate::mi_warning!(
+            "cannot commit OS memory (error: {}, address: {:p}, size: 0x{:x} bytes)",
+            err,
+            p,
+            size
+        );
+        return false;
+    }
+    STATS_MAIN.committed.increase(size);
+    true
 }
 
 /// Return the physical memory of an unused range to the OS, by decommit

@@ -371,6 +371,9 @@ pub fn process_info() -> ProcessInfo {
     if let Some(rss) = resident_bytes() {
         info.current_rss = rss;
     }
+    // The kernel's peak comes from approximate per-CPU counters and can lag the exact
+    // current value a little: a peak is never below the present.
+    info.peak_rss = info.peak_rss.max(info.current_rss);
     info
 }
 
