@@ -1,7 +1,10 @@
-//! Compile the C shim that implements the C++ `operator new` failure protocol (see
-//! shim/shim.c); it is bundled into the static library.
+//! Compile the C shim (cabi/shim): the C++ `operator new` failure protocol and the weak
+//! symbols Rust cannot define. It is bundled into the static library.
+use std::process::Command;
+
 fn main() {
     println!("cargo:rerun-if-changed=shim/shim.c");
+    println!("cargo:rerun-if-changed=shim/nothrow.cpp");
     let mut build = cc::Build::new();
     build
         .file("shim/shim.c")
@@ -12,5 +15,34 @@ fn main() {
     if std::env::var_os("CARGO_FEATURE_OVERRIDE").is_some() {
         build.define("MI_RS_OVERRIDE", None);
     }
-    build.compile("mimalloc_new_handler");
+    build.compile("mimalloc_shim");
+
+    // The C++ part must not make the library depend on libstdc++: no C++ standard
+    // library is linked, and its runtime references are weakened below.
+    cc::Build::new()
+        .cpp(true)
+        .cpp_link_stdlib(None)
+        .file("shim/nothrow.cpp")
+        .flag("-fno-rtti")
+        .pic(true)
+        .opt_level(2)
+        .compile("mimalloc_shim_cxx");
+    let out = std::env::var("OUT_DIR").unwrap();
+    let archive = format!("{out}/libmimalloc_shim_cxx.a");
+    let mut objcopy = Command::new(std::env::var("OBJCOPY").unwrap_or_else(|_| "objcopy".into()));
+    for sym in [
+        "__gxx_personality_v0",
+        "__cxa_begin_catch",
+        "__cxa_end_catch",
+        "_Unwind_Resume",
+        "__cxa_call_terminate",
+        "_ZSt9terminatev",
+    ] {
+        objcopy.arg(format!("--weaken-symbol={sym}"));
+    }
+    let status = objcopy
+        .arg(&archive)
+        .status()
+        .expect("objcopy is needed to build the C shim");
+    assert!(status.success(), "objcopy failed on {archive}");
 }

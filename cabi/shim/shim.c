@@ -27,11 +27,15 @@ void* mi_heap_malloc(mi_heap_t* heap, size_t size);
 void* mi_realloc(void* p, size_t newsize);
 mi_heap_t* mi_heap_get_default(void);
 void _mi_rs_report_new_failure(void);
+/* nothrow.cpp: runs the handler, returning false if it threw. */
+bool mi_rs_call_new_handler_nothrow(mi_rs_new_handler_t handler);
 
 /* Returns true if the caller should retry; false (nothrow) to give up. */
 static bool mi_rs_try_new_handler(bool nothrow) {
   mi_rs_new_handler_t h = (_ZSt15get_new_handlerv != NULL ? _ZSt15get_new_handlerv() : NULL);
   if (h != NULL) {
+    /* A nothrow `new` must return NULL if the handler throws. */
+    if (nothrow) return mi_rs_call_new_handler_nothrow(h);
     h(); /* may throw: it unwinds through this C frame to the caller of `new` */
     return true;
   }
