@@ -9,7 +9,7 @@
 #      cbindgen check of mimalloc.h).
 #
 # Environment:
-#   MI_TEST_VARIANTS  variants to build and test (default "release debug secure"); known:
+#   MI_TEST_VARIANTS  variants to build and test (default "release debug secure asan valgrind"); known:
 #                     release, debug, secure, secure-debug, valgrind, asan, padding,
 #                     nooverride-toplevel, xmalloc, skip-collect, no-thp, local-tls,
 #                     static-only
@@ -20,7 +20,7 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=${MI_JOBS:-2}
-variants=${MI_TEST_VARIANTS:-release debug secure}
+variants=${MI_TEST_VARIANTS:-release debug secure asan valgrind}
 export CARGO_BUILD_JOBS="$jobs"
 
 if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then

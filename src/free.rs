@@ -28,6 +28,9 @@ pub unsafe fn free(p: *mut u8) {
     // segment and the page lookup is in bounds.
     unsafe {
         let page = segment::page_of(seg, p);
+        if (DEBUG > 0 || SECURE >= 4) && !check_block_start(page, p, "mi_free") {
+            return;
+        }
         // Relaxed: comparing with our own id; only we could have stored it.
         let is_local = (*seg).thread_id.load(Ordering::Relaxed) == thread_id();
         if is_local && (*page).flags == 0 && DEBUG == 0 && SECURE < 4 && !PADDING {
@@ -61,8 +64,9 @@ unsafe fn free_block_local(page: *mut Page, block: *mut Block, check_full: bool,
     if (DEBUG > 0 || SECURE >= 4) && is_double_free(page, block) {
         return;
     }
-    if PADDING && !check_padding(page, block) {
-        return;
+    if PADDING {
+        // Report an overflow, then free the block anyway (as C mimalloc does).
+        check_padding(page, block);
     }
     if DEBUG > 0 {
         free_stats(page, block);
@@ -127,8 +131,8 @@ unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
     if crate::track::ENABLED {
         crate::track::mem_defined(block as *const u8, (*page).block_size);
     }
-    if PADDING && !check_padding(page, block) {
-        return;
+    if PADDING {
+        check_padding(page, block);
     }
     if DEBUG > 0 {
         free_stats(page, block);
@@ -283,6 +287,31 @@ fn check_pointer(seg: *mut Segment, p: *mut u8, msg: &str) -> bool {
         crate::mi_error!(
             EINVAL,
             "{}: pointer does not point to a valid heap space: {:p}",
+            msg,
+            p
+        );
+    }
+    valid
+}
+
+/// Debug / secure: `p` must point at a block of its page (anywhere in the block if the
+/// page holds aligned blocks, else at its start) -- not into the middle of a block, not
+/// into free space of a segment (a span without blocks has block size 0).
+///
+/// # Safety
+/// `page` must be the page descriptor of `p` in a live segment.
+unsafe fn check_block_start(page: *const Page, p: *const u8, msg: &str) -> bool {
+    let bsize = (*page).block_size;
+    let start = (*page).page_start as usize;
+    let a = p as usize;
+    let valid = bsize != 0
+        && a >= start
+        && a - start < (*page).capacity as usize * bsize
+        && ((*page).has_aligned() || (a - start) % bsize == 0);
+    if !valid {
+        crate::mi_error!(
+            EINVAL,
+            "{}: pointer does not point to a valid heap block: {:p}",
             msg,
             p
         );
