@@ -91,8 +91,14 @@ pub(crate) unsafe fn write_padding(page: *mut Page, block: *mut Block, req: usiz
         },
     );
     // Fill up to 16 bytes after the request so small overflows are detected.
-    let fill = delta.min(16);
-    ptr::write_bytes((block as *mut u8).add(req), DEBUG_PADDING, fill);
+    let at = (block as *mut u8).add(req);
+    if delta >= 16 {
+        let word = u64::from_ne_bytes([DEBUG_PADDING; 8]);
+        ptr::write_unaligned(at as *mut u64, word);
+        ptr::write_unaligned(at.add(8) as *mut u64, word);
+    } else {
+        ptr::write_bytes(at, DEBUG_PADDING, delta);
+    }
 }
 
 /// Allocate a small block (`size <= SMALL_SIZE_MAX`) from `heap`.

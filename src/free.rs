@@ -42,6 +42,9 @@ pub unsafe fn free(p: *mut u8) {
             if (*page).used == 0 {
                 page_retire_cold(page);
             }
+        } else if is_local && (*page).flags == 0 {
+            // Checked builds: the same case, with the checks of `free_block_local`.
+            free_block_local(page, p as *mut Block, false, true);
         } else {
             free_generic(seg, page, is_local, p);
         }
@@ -69,7 +72,10 @@ unsafe fn free_block_local(page: *mut Page, block: *mut Block, check_full: bool,
         check_padding(page, block);
     }
     if DEBUG > 0 {
-        free_stats(page, block);
+        if tracked {
+            // (a block from the delayed list was counted by the thread that freed it)
+            free_stats(page, block);
+        }
         ptr::write_bytes(block as *mut u8, DEBUG_FREED, (*page).usable_block_size());
     }
     if crate::track::ENABLED && tracked {
@@ -133,6 +139,9 @@ unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
     }
     if PADDING {
         check_padding(page, block);
+        // The link word written below (on the thread-free or delayed list) must not look
+        // like an overflow when the owner checks the padding again.
+        padding_shrink(page, block, INTPTR_SIZE);
     }
     if DEBUG > 0 {
         free_stats(page, block);
@@ -370,12 +379,20 @@ unsafe fn check_padding(page: *const Page, block: *const Block) -> bool {
     if ok {
         req = bsize - delta;
         let fill = delta.min(16);
-        for i in 0..fill {
-            if *(block as *const u8).add(req + i) != DEBUG_PADDING {
+        let at = (block as *const u8).add(req);
+        // Compare a word at a time; find the exact byte only when something differs.
+        let word = u64::from_ne_bytes([DEBUG_PADDING; 8]);
+        let mut i = 0;
+        while i + 8 <= fill && ptr::read_unaligned(at.add(i) as *const u64) == word {
+            i += 8;
+        }
+        while i < fill {
+            if *at.add(i) != DEBUG_PADDING {
                 ok = false;
                 req += i;
                 break;
             }
+            i += 1;
         }
     }
     if !ok {
@@ -388,6 +405,19 @@ unsafe fn check_padding(page: *const Page, block: *const Block) -> bool {
         );
     }
     ok
+}
+
+/// Make the recorded request at least `min_size` bytes (keeping the trailer valid), so
+/// that writes below `min_size` no longer count as overflows.
+unsafe fn padding_shrink(page: *const Page, block: *const Block, min_size: usize) {
+    let bsize = (*page).usable_block_size();
+    let pad_at = (block as *mut u8).add(bsize) as *mut crate::alloc::Padding;
+    let mut pad = ptr::read_unaligned(pad_at);
+    let req = bsize - (pad.delta as usize).min(bsize);
+    if req < min_size && min_size <= bsize {
+        pad.delta = (bsize - min_size) as u32;
+        ptr::write_unaligned(pad_at, pad);
+    }
 }
 
 unsafe fn free_stats(page: *const Page, block: *const Block) {
