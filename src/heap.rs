@@ -436,6 +436,12 @@ pub unsafe fn destroy(heap: *mut Heap) {
         delete(heap);
         return;
     }
+    destroy_pages(heap, false);
+    heap_free(heap);
+}
+
+/// Give every page of `heap` back to its segment, live blocks and all.
+unsafe fn destroy_pages(heap: *mut Heap, force: bool) {
     let tld = (*heap).tld;
     delayed_free_all(heap);
     for_each_page(heap, |_, page| {
@@ -444,11 +450,26 @@ pub unsafe fn destroy(heap: *mut Heap) {
         (*page).next = ptr::null_mut();
         (*page).prev = ptr::null_mut();
         page::set_heap(page, ptr::null_mut());
-        segment::page_free(page, false, tld);
+        segment::page_free(page, force, tld);
         true
     });
     reset_pages(heap);
-    heap_free(heap);
+}
+
+/// Delete every heap of a thread except its backing heap (their pages move to it).
+///
+/// # Safety
+/// `tld` must be the calling thread's data.
+pub unsafe fn delete_all_but_backing(tld: *mut Tld) {
+    let backing = (*tld).heap_backing;
+    let mut h = (*tld).heaps;
+    while !h.is_null() {
+        let next = (*h).next;
+        if h != backing {
+            delete(h);
+        }
+        h = next;
+    }
 }
 
 /// Make `heap` the default heap of the calling thread; returns the previous one.
@@ -601,21 +622,10 @@ pub unsafe fn destroy_all_unsafe() {
     if !is_initialized(heap) {
         return;
     }
-    let tld = (*heap).tld;
-    let mut h = (*tld).heaps;
+    let mut h = (*(*heap).tld).heaps;
     while !h.is_null() {
         let next = (*h).next;
-        delayed_free_all(h);
-        for_each_page(h, |_, page| {
-            page::use_delayed_free(page, Delayed::NeverDelayedFree, false);
-            (*page).used = 0;
-            (*page).next = ptr::null_mut();
-            (*page).prev = ptr::null_mut();
-            page::set_heap(page, ptr::null_mut());
-            segment::page_free(page, true, tld);
-            true
-        });
-        reset_pages(h);
+        destroy_pages(h, true);
         h = next;
     }
 }

@@ -342,14 +342,7 @@ fn thread_done_heap(heap: *mut Heap) {
             // The main thread keeps its static heap (and its pages), but its other heaps
             // go and its statistics are merged.
             set_default_heap(HEAP_MAIN.get());
-            let mut h = (*tld).heaps;
-            while !h.is_null() {
-                let next = (*h).next;
-                if h != backing {
-                    heap::delete(h);
-                }
-                h = next;
-            }
+            heap::delete_all_but_backing(tld);
             stats::merge_into_main(&(*tld).stats);
             return;
         }
@@ -357,14 +350,7 @@ fn thread_done_heap(heap: *mut Heap) {
         // Relaxed: a counter.
         THREAD_COUNT.fetch_sub(1, Ordering::Relaxed);
         // Delete the other heaps first (their pages move to the backing heap).
-        let mut h = (*tld).heaps;
-        while !h.is_null() {
-            let next = (*h).next;
-            if h != backing {
-                heap::delete(h);
-            }
-            h = next;
-        }
+        heap::delete_all_but_backing(tld);
         heap::collect_ex(backing, heap::Collect::Abandon);
         (*tld).stats.threads.decrease(1);
         stats::merge_into_main(&(*tld).stats);

@@ -15,7 +15,6 @@
 
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void, CStr};
-use std::process::Command;
 use std::ptr::null_mut;
 use std::sync::{Mutex, MutexGuard};
 
@@ -46,39 +45,13 @@ fn tid() -> usize {
 // Child processes
 // ---------------------------------------------------------------------------------------
 
-const CHILD_ENV: &str = "MI_TEST_CHILD";
-
-fn in_child(name: &str) -> bool {
-    std::env::var(CHILD_ENV).as_deref() == Ok(name)
-}
+mod common;
+use common::in_child;
 
 /// Run helper `name` in a child (clean `MIMALLOC_*` environment plus `env`); it must
 /// pass. Returns (stdout, stderr).
 fn run_child(name: &str, env: &[(&str, &str)]) -> (String, String) {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
-    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"]);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy()
-            .to_ascii_lowercase()
-            .starts_with("mimalloc_")
-        {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env(CHILD_ENV, name);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("cannot run the test binary");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success() && stdout.contains("test result: ok. 1 passed"),
-        "child {name} failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status
-    );
-    (stdout, stderr)
+    common::run_child_ok(name, env)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -14,7 +14,6 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_long, c_void, CStr};
-use std::process::Command;
 use std::sync::{Mutex, MutexGuard};
 
 use mimalloc::capi::*;
@@ -115,12 +114,8 @@ fn set_errno(e: i32) {
 // Child processes
 // ---------------------------------------------------------------------------------------
 
-const CHILD_ENV: &str = "MI_TEST_CHILD";
-
-/// In a child: is this the selected helper?
-fn in_child(name: &str) -> bool {
-    std::env::var(CHILD_ENV).as_deref() == Ok(name)
-}
+mod common;
+use common::in_child;
 
 struct ChildOutput {
     ok: bool,
@@ -168,22 +163,7 @@ impl ChildOutput {
 /// Run helper test `name` in a child process with a clean `MIMALLOC_*` environment plus
 /// `env`.
 fn run_child(name: &str, env: &[(&str, &str)]) -> ChildOutput {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
-    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"]);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy()
-            .to_ascii_lowercase()
-            .starts_with("mimalloc_")
-        {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env(CHILD_ENV, name);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("cannot run the test binary");
+    let out = common::spawn_child(name, env);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let mut values = HashMap::new();

@@ -12,7 +12,6 @@
 #![allow(unknown_lints, clippy::manual_is_multiple_of, clippy::unnecessary_cast)]
 
 use std::ffi::{c_char, c_void, CStr};
-use std::process::Command;
 use std::ptr::null_mut;
 use std::sync::Mutex;
 
@@ -254,39 +253,13 @@ fn check_table_ex(calls: &[String], fresh: bool) {
 // Child processes
 // ---------------------------------------------------------------------------------------
 
-const CHILD_ENV: &str = "MI_TEST_CHILD";
-
-fn in_child(name: &str) -> bool {
-    std::env::var(CHILD_ENV).as_deref() == Ok(name)
-}
+mod common;
+use common::in_child;
 
 /// Run helper test `name` in a child process (clean `MIMALLOC_*` environment plus `env`)
-/// and require that it passes.
+/// and require that it passes. Returns its stderr.
 fn run_child(name: &str, env: &[(&str, &str)]) -> String {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
-    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"]);
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy()
-            .to_ascii_lowercase()
-            .starts_with("mimalloc_")
-        {
-            cmd.env_remove(k);
-        }
-    }
-    cmd.env(CHILD_ENV, name);
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("cannot run the test binary");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success() && stdout.contains("test result: ok. 1 passed"),
-        "child {name} failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}",
-        out.status
-    );
-    stderr
+    common::run_child_ok(name, env).1
 }
 
 /// Serialises the in-process tests that read global statistics or register output.

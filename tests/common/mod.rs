@@ -1,0 +1,48 @@
+//! Helpers shared by the integration tests: running one helper test of the same binary
+//! in a child process, with a clean `MIMALLOC_*` environment, for state that is read
+//! only at start-up (options) or is process-wide (hooks, statistics).
+#![allow(dead_code)]
+
+use std::process::{Command, Output};
+
+/// Set in a child to the name of the helper test it must run.
+pub const CHILD_ENV: &str = "MI_TEST_CHILD";
+
+/// Whether this process is the child that runs helper `name`.
+pub fn in_child(name: &str) -> bool {
+    std::env::var(CHILD_ENV).as_deref() == Ok(name)
+}
+
+/// Run helper test `name` of this binary in a child process with no inherited
+/// `MIMALLOC_*` variables plus `env`.
+pub fn spawn_child(name: &str, env: &[(&str, &str)]) -> Output {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = Command::new(exe);
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"]);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy()
+            .to_ascii_lowercase()
+            .starts_with("mimalloc_")
+        {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env(CHILD_ENV, name);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("cannot run the test binary")
+}
+
+/// As `spawn_child`, requiring that the helper passes. Returns (stdout, stderr).
+pub fn run_child_ok(name: &str, env: &[(&str, &str)]) -> (String, String) {
+    let out = spawn_child(name, env);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success() && stdout.contains("test result: ok. 1 passed"),
+        "child {name} failed ({:?})\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status
+    );
+    (stdout, stderr)
+}
