@@ -344,10 +344,12 @@ unsafe fn find_in_env(env: *const *const c_char, option: &str) -> Option<EnvValu
         if entry.is_null() {
             break;
         }
-        // SAFETY (both reads): `entry` is NUL-terminated and we stop at the first byte
-        // that differs from the name, which a NUL always does (names contain none).
-        let matches =
-            (0..name_len).all(|j| unsafe { *entry.add(j) }.eq_ignore_ascii_case(&name_byte(j)));
+        let matches = (0..name_len).all(|j| {
+            // SAFETY: `entry` is NUL-terminated and `all` stops at the first byte that
+            // differs from the name, which a NUL always does (names contain none).
+            unsafe { *entry.add(j) }.eq_ignore_ascii_case(&name_byte(j))
+        });
+        // SAFETY: all `name_len` bytes matched non-NUL name bytes, so the string goes on.
         if !matches || unsafe { *entry.add(name_len) } != b'=' {
             continue;
         }
