@@ -645,7 +645,7 @@ pub unsafe fn page_alloc(
     let count = page_size / SEGMENT_SLICE_SIZE;
     let mut page = find_and_allocate(count, heap, tld);
     if page.is_null() {
-        if try_reclaim(heap, count, block_size, tld) {
+        if try_reclaim(heap, tld) {
             // The reclaimed segment's free spans are in our queues now, and its pages in
             // the heap: if one of them serves this size class, let the caller's queue
             // search find it rather than carving a new page.
@@ -975,12 +975,7 @@ unsafe fn page_free_in_reclaim(page: *mut Page, tld: *mut Tld) {
 
 /// When a thread needs a fresh span: reclaim an abandoned segment instead of mapping a
 /// new one. Returns true if a segment was reclaimed (and is still alive).
-unsafe fn try_reclaim(
-    heap: *mut Heap,
-    _slices_needed: usize,
-    _block_size: usize,
-    tld: *mut Tld,
-) -> bool {
+unsafe fn try_reclaim(heap: *mut Heap, tld: *mut Tld) -> bool {
     if (*heap).no_reclaim {
         return false;
     }
