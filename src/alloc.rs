@@ -97,7 +97,27 @@ pub(crate) unsafe fn write_padding(page: *mut Page, block: *mut Block, req: usiz
         ptr::write_unaligned(at as *mut u64, word);
         ptr::write_unaligned(at.add(8) as *mut u64, word);
     } else {
-        ptr::write_bytes(at, DEBUG_PADDING, delta);
+        fill_short(at, delta);
+    }
+}
+
+/// Fill `n < 16` bytes with the padding pattern using (overlapping) word stores: no
+/// call to `memset` on every allocation of a padding build.
+#[inline(always)]
+unsafe fn fill_short(at: *mut u8, n: usize) {
+    debug_assert!(n < 16);
+    if n >= 8 {
+        let word = u64::from_ne_bytes([DEBUG_PADDING; 8]);
+        ptr::write_unaligned(at as *mut u64, word);
+        ptr::write_unaligned(at.add(n - 8) as *mut u64, word);
+    } else if n >= 4 {
+        let word = u32::from_ne_bytes([DEBUG_PADDING; 4]);
+        ptr::write_unaligned(at as *mut u32, word);
+        ptr::write_unaligned(at.add(n - 4) as *mut u32, word);
+    } else {
+        for i in 0..n {
+            at.add(i).write_volatile(DEBUG_PADDING);
+        }
     }
 }
 

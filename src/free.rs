@@ -322,6 +322,8 @@ unsafe fn check_block_start(page: *const Page, p: *const u8, msg: &str) -> bool 
             let shift = (*page).block_size_shift;
             if shift != 0 {
                 off & ((1usize << shift) - 1) == 0
+            } else if off <= u32::MAX as usize && bsize <= u32::MAX as usize {
+                (off as u32) % (bsize as u32) == 0 // a 32-bit division is much cheaper
             } else {
                 off % bsize == 0
             }
