@@ -13,10 +13,13 @@
 // independent of the exact pointer types of the C API layer)
 #![allow(unknown_lints, clippy::manual_is_multiple_of, clippy::unnecessary_cast)]
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
+use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr::{null, null_mut};
 
 use mimalloc::capi::*;
+
+mod common;
+use common::{errno, set_errno};
 
 // ---------------------------------------------------------------------------------------
 // Constants of api.md §0 (64-bit) and helpers
@@ -43,12 +46,6 @@ const DEBUG: bool = cfg!(feature = "debug");
 /// With `override`, libc's `malloc` is ours: "foreign" blocks must come from elsewhere.
 const OVERRIDE: bool = cfg!(feature = "override");
 
-fn errno() -> c_int {
-    unsafe { *libc::__errno_location() }
-}
-fn set_errno(e: c_int) {
-    unsafe { *libc::__errno_location() = e }
-}
 fn os_page_size() -> usize {
     unsafe { libc::sysconf(libc::_SC_PAGESIZE) as usize }
 }

@@ -13,9 +13,12 @@
 
 use std::ffi::{c_char, c_void, CStr};
 use std::ptr::null_mut;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use mimalloc::capi::*;
+
+mod common;
+use common::{errno, lock, set_errno};
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -24,18 +27,6 @@ const GIB: usize = 1024 * MIB;
 const ARENA_BLOCK: usize = 32 * MIB;
 const MAX_ARENAS: i32 = 112;
 const OPT_VERBOSE: mi_option_t = 2;
-
-static LOCK: Mutex<()> = Mutex::new(());
-fn lock() -> MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn errno() -> i32 {
-    unsafe { *libc::__errno_location() }
-}
-fn set_errno(e: i32) {
-    unsafe { *libc::__errno_location() = e }
-}
 
 /// (start, size) of arena `id`, if it exists.
 fn arena(id: mi_arena_id_t) -> Option<(usize, usize)> {

@@ -18,6 +18,9 @@ use std::sync::{mpsc, Mutex};
 
 use mimalloc::capi::*;
 
+mod common;
+use common::{errno, set_errno};
+
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 const SEGMENT_SIZE: usize = 32 * MIB;
@@ -28,13 +31,6 @@ static MEMORY_LOCK: Mutex<()> = Mutex::new(());
 
 fn lock_memory() -> std::sync::MutexGuard<'static, ()> {
     MEMORY_LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn errno() -> i32 {
-    unsafe { *libc::__errno_location() }
-}
-fn set_errno(e: i32) {
-    unsafe { *libc::__errno_location() = e }
 }
 
 fn pat(i: usize, seed: u8) -> u8 {

@@ -16,7 +16,7 @@
 use std::cell::Cell;
 use std::ffi::{c_char, c_int, c_void, CStr};
 use std::ptr::null_mut;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use mimalloc::capi::*;
 
@@ -26,17 +26,6 @@ const OPT_VERBOSE: mi_option_t = 2;
 const EOVERFLOW: c_int = 75;
 const ENOMEM: c_int = 12;
 
-static LOCK: Mutex<()> = Mutex::new(());
-fn lock() -> MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn errno() -> i32 {
-    unsafe { *libc::__errno_location() }
-}
-fn set_errno(e: i32) {
-    unsafe { *libc::__errno_location() = e }
-}
 fn tid() -> usize {
     unsafe { libc::pthread_self() as usize }
 }
@@ -47,6 +36,7 @@ fn tid() -> usize {
 
 mod common;
 use common::in_child;
+use common::{errno, lock, set_errno};
 
 /// Run helper `name` in a child (clean `MIMALLOC_*` environment plus `env`); it must
 /// pass. Returns (stdout, stderr).

@@ -19,6 +19,9 @@ use std::time::{Duration, Instant};
 
 use mimalloc::capi::*;
 
+mod common;
+use common::{errno, set_errno};
+
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
 const GIB: usize = 1024 * MIB;
@@ -49,13 +52,6 @@ macro_rules! ensure {
             child_fail(concat!("oom.rs:", line!(), ": ", stringify!($cond)));
         }
     };
-}
-
-fn errno() -> c_int {
-    unsafe { *libc::__errno_location() }
-}
-fn set_errno(e: c_int) {
-    unsafe { *libc::__errno_location() = e }
 }
 
 /// Current virtual size of this process in bytes (first field of /proc/self/statm),

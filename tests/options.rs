@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::ffi::{c_char, c_long, c_void, CStr};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::Mutex;
 
 use mimalloc::capi::*;
 
@@ -98,24 +98,13 @@ const TABLE: [(mi_option_t, &str, c_long); 29] = [
     (RETRY_ON_OOM, "retry_on_oom", 400),
 ];
 
-static LOCK: Mutex<()> = Mutex::new(());
-fn lock() -> MutexGuard<'static, ()> {
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn errno() -> i32 {
-    unsafe { *libc::__errno_location() }
-}
-fn set_errno(e: i32) {
-    unsafe { *libc::__errno_location() = e }
-}
-
 // ---------------------------------------------------------------------------------------
 // Child processes
 // ---------------------------------------------------------------------------------------
 
 mod common;
 use common::in_child;
+use common::{errno, lock, set_errno};
 
 struct ChildOutput {
     ok: bool,

@@ -46,3 +46,22 @@ pub fn run_child_ok(name: &str, env: &[(&str, &str)]) -> (String, String) {
     );
     (stdout, stderr)
 }
+
+/// This thread's errno.
+pub fn errno() -> i32 {
+    // SAFETY: __errno_location returns this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+pub fn set_errno(e: i32) {
+    // SAFETY: as in `errno`.
+    unsafe { *libc::__errno_location() = e }
+}
+
+/// Serialises the tests of one binary that touch process-wide state (arenas, options,
+/// hooks, statistics); a test that panicked while holding it does not poison the rest.
+static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+pub fn lock() -> std::sync::MutexGuard<'static, ()> {
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
