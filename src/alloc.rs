@@ -225,16 +225,6 @@ pub unsafe fn heap_mallocn(heap: *mut Heap, count: usize, size: usize) -> *mut u
 
 // --- re-allocation -------------------------------------------------------------------------
 
-/// Try to grow a large block in place: it is the only block of its page, so if the
-/// slices right after the page are free the page can take them over. Returns true if
-/// the block now holds at least `newsize` bytes.
-///
-/// # Safety
-/// `p` must be a live block of the calling thread.
-unsafe fn try_grow_in_place(p: *mut u8, newsize: usize) -> bool {
-    crate::segment::try_grow_large(p, newsize + PADDING_SIZE)
-}
-
 /// `mi_realloc` semantics on `heap`: keep the block if the new size fits and is not
 /// less than half; otherwise allocate, copy and free. `realloc(p, 0)` returns a fresh
 /// minimal block. On failure returns null and leaves `p` untouched.
@@ -249,9 +239,7 @@ pub unsafe fn heap_realloc_zero(
 ) -> *mut u8 {
     let size = crate::free::usable_size(p);
     if newsize <= size && newsize >= size / 2 && newsize > 0 {
-        if PADDING {
-            crate::free::set_padding_size(p, newsize);
-        }
+        // (padding builds keep the old exact size, as mimalloc does)
         crate::track::resize(p, size, newsize);
         return p;
     }
@@ -259,7 +247,7 @@ pub unsafe fn heap_realloc_zero(
         && newsize > size
         && size > MEDIUM_OBJ_SIZE_MAX
         && !zero
-        && try_grow_in_place(p, newsize)
+        && crate::segment::try_grow_large(p, newsize + PADDING_SIZE)
     {
         crate::track::resize(p, size, newsize);
         if PADDING {

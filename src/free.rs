@@ -271,15 +271,6 @@ unsafe fn padded_size(page: *const Page, block: *const Block) -> usize {
     bsize - (pad.delta as usize).min(bsize)
 }
 
-/// Record a new requested size in a block's padding (in-place realloc shrink/growth).
-///
-/// # Safety
-/// `p` must be a live block of ours in a padding build.
-pub unsafe fn set_padding_size(p: *mut u8, _new_size: usize) {
-    // mimalloc keeps the old exact size after an in-place shrink; so do we.
-    let _ = p;
-}
-
 // --- checks (debug / secure) -------------------------------------------------------------
 
 /// Validate a pointer passed to free/usable_size: it must be in one of our segments

@@ -409,25 +409,32 @@ unsafe fn span_free_coalesce(slice: *mut Page, tld: *mut Tld) {
     schedule_purge(seg, page_idx, page_count);
 }
 
-/// Turn slices `idx..idx+count` into a page (in use). Interior slices point back to the
-/// page descriptor so that interior pointers find it.
-unsafe fn span_allocate(seg: *mut Segment, idx: usize, count: usize) -> *mut Page {
-    let page = slice_at(seg, idx);
-    (*page).slice_count = count as u32;
-    (*page).slice_offset = 0;
-    let extra = (count - 1).min(MAX_SLICE_OFFSET_COUNT);
+/// Make the slices after a page's first slice point back to it: the next `extra_max` ones
+/// (where interior pointers of its blocks can be) and the last one (which coalescing reads).
+unsafe fn point_back(seg: *mut Segment, idx: usize, count: usize, extra_max: usize) {
+    let extra = (count - 1).min(extra_max);
     for i in 1..=extra {
         let s = slice_at(seg, idx + i);
         (*s).slice_offset = (i * size_of::<Page>()) as u32;
         (*s).slice_count = 0;
         (*s).block_size = 1;
     }
-    if count > 1 + extra {
-        let last = slice_at(seg, idx + count - 1);
-        (*last).slice_offset = ((count - 1) * size_of::<Page>()) as u32;
-        (*last).slice_count = 0;
-        (*last).block_size = 1;
+    let last = idx + count - 1;
+    if count > 1 + extra && last <= SLICES_PER_SEGMENT {
+        let s = slice_at(seg, last);
+        (*s).slice_offset = ((count - 1) * size_of::<Page>()) as u32;
+        (*s).slice_count = 0;
+        (*s).block_size = 1;
     }
+}
+
+/// Turn slices `idx..idx+count` into a page (in use). Interior slices point back to the
+/// page descriptor so that interior pointers find it.
+unsafe fn span_allocate(seg: *mut Segment, idx: usize, count: usize) -> *mut Page {
+    let page = slice_at(seg, idx);
+    (*page).slice_count = count as u32;
+    (*page).slice_offset = 0;
+    point_back(seg, idx, count, MAX_SLICE_OFFSET_COUNT);
     (*page).block_size = 1; // in use; `page::init` sets the real size
     (*page).is_committed = true;
     (*page).is_huge = (*seg).kind == SegmentKind::Huge;
@@ -686,14 +693,7 @@ unsafe fn huge_page_alloc(
     // pointer in its first 32 MiB (+1 slice for the over-aligned case).
     let page = span_allocate(seg, info, count.min((*seg).slice_entries - info));
     (*page).slice_count = count as u32;
-    let mut i = info + 1;
-    while i <= SLICES_PER_SEGMENT && i < info + count + 1 {
-        let s = slice_at(seg, i);
-        (*s).slice_offset = ((i - info) * size_of::<Page>()) as u32;
-        (*s).slice_count = 0;
-        (*s).block_size = 1;
-        i += 1;
-    }
+    point_back(seg, info, count, SLICES_PER_SEGMENT - info);
     (*page).is_huge = true;
     (*tld)
         .stats
@@ -709,42 +709,7 @@ unsafe fn huge_page_alloc(
 /// `page` must be unlinked from any heap queue and owned by the calling thread.
 pub unsafe fn page_free(page: *mut Page, force: bool, tld: *mut Tld) {
     let seg = page_segment(page);
-    (*tld).stats.pages.decrease(1);
-    (*tld)
-        .stats
-        .page_committed
-        .decrease((*page).slice_count as usize * SEGMENT_SLICE_SIZE);
-    if (*page).is_huge {
-        let bs = (*page).block_size;
-        (*tld).stats.huge.decrease(bs);
-    } else if (*page).block_size > MEDIUM_OBJ_SIZE_MAX {
-        let bs = (*page).block_size;
-        (*tld).stats.large.decrease(bs);
-    }
-    // Reset the descriptor (keeping the span fields).
-    (*page).capacity = 0;
-    (*page).reserved = 0;
-    (*page).used = 0;
-    (*page).free = ptr::null_mut();
-    (*page).local_free = ptr::null_mut();
-    (*page).flags = 0;
-    (*page).retire_expire = 0;
-    (*page).free_is_zero = false;
-    // Relaxed: the page has no owner and no live blocks: nobody frees into it.
-    (*page).xthread_free.store(0, Ordering::Relaxed);
-    (*page).xheap.store(ptr::null_mut(), Ordering::Relaxed);
-    (*page).page_start = ptr::null_mut();
-    if (*seg).kind == SegmentKind::Huge {
-        (*page).block_size = 0;
-        (*seg).used -= 1;
-    } else {
-        if options::get(Opt::DeprecatedPageReset) != 0 && (*seg).allow_purge {
-            let idx = slice_index(seg, page);
-            purge_range(seg, idx, (*page).slice_count as usize);
-        }
-        span_free_coalesce(page, tld);
-        (*seg).used -= 1;
-    }
+    page_clear(page, tld);
     if (*seg).used == 0 {
         segment_free(seg, force, tld);
     } else if (*seg).used == (*seg).abandoned {
@@ -939,7 +904,7 @@ unsafe fn reclaim(seg: *mut Segment, heap: *mut Heap, tld: *mut Tld) -> *mut Seg
         let page = empty;
         empty = (*page).next;
         (*page).next = ptr::null_mut();
-        page_free_in_reclaim(page, tld);
+        page_clear(page, tld);
     }
     if (*seg).used == 0 {
         segment_free(seg, false, tld);
@@ -948,26 +913,40 @@ unsafe fn reclaim(seg: *mut Segment, heap: *mut Heap, tld: *mut Tld) -> *mut Seg
     seg
 }
 
-/// Free an empty page while its segment is being reclaimed (no abandon check).
-unsafe fn page_free_in_reclaim(page: *mut Page, tld: *mut Tld) {
+/// Give an empty page's slices back to its segment (and count it out), without
+/// deciding the segment's fate: `page_free` does that; a reclaim walk decides itself.
+unsafe fn page_clear(page: *mut Page, tld: *mut Tld) {
     let seg = page_segment(page);
-    (*tld).stats.pages.decrease(1);
-    (*tld)
-        .stats
+    let stats = &(*tld).stats;
+    stats.pages.decrease(1);
+    stats
         .page_committed
         .decrease((*page).slice_count as usize * SEGMENT_SLICE_SIZE);
+    if (*page).is_huge {
+        stats.huge.decrease((*page).block_size);
+    } else if (*page).block_size > MEDIUM_OBJ_SIZE_MAX {
+        stats.large.decrease((*page).block_size);
+    }
+    // Reset the descriptor (keeping the span fields).
     (*page).capacity = 0;
     (*page).reserved = 0;
     (*page).used = 0;
     (*page).free = ptr::null_mut();
     (*page).local_free = ptr::null_mut();
     (*page).flags = 0;
-    // Relaxed: no live blocks, no concurrent freers.
+    (*page).retire_expire = 0;
+    (*page).free_is_zero = false;
+    // Relaxed: the page has no owner and no live blocks: nobody frees into it.
     (*page).xthread_free.store(0, Ordering::Relaxed);
     (*page).xheap.store(ptr::null_mut(), Ordering::Relaxed);
+    (*page).page_start = ptr::null_mut();
     if (*seg).kind == SegmentKind::Huge {
         (*page).block_size = 0;
     } else {
+        if options::get(Opt::DeprecatedPageReset) != 0 && (*seg).allow_purge {
+            let idx = slice_index(seg, page);
+            purge_range(seg, idx, (*page).slice_count as usize);
+        }
         span_free_coalesce(page, tld);
     }
     (*seg).used -= 1;
@@ -1174,19 +1153,7 @@ pub unsafe fn try_grow_large(p: *mut u8, new_block_size: usize) -> bool {
     let count = have + take;
     // Re-describe the page's slices (like `span_allocate`, without counting a new page).
     (*page).slice_count = count as u32;
-    let extra = (count - 1).min(MAX_SLICE_OFFSET_COUNT);
-    for i in 1..=extra {
-        let s = slice_at(seg, idx + i);
-        (*s).slice_offset = (i * size_of::<Page>()) as u32;
-        (*s).slice_count = 0;
-        (*s).block_size = 1;
-    }
-    if count > 1 + extra {
-        let last = slice_at(seg, idx + count - 1);
-        (*last).slice_offset = ((count - 1) * size_of::<Page>()) as u32;
-        (*last).slice_count = 0;
-        (*last).block_size = 1;
-    }
+    point_back(seg, idx, count, MAX_SLICE_OFFSET_COUNT);
     mask_set(&mut (*seg).dirty_mask, next_idx, take);
     mask_clear(&mut (*seg).purge_mask, next_idx, take);
     let new_bsize = count * SEGMENT_SLICE_SIZE;
