@@ -334,11 +334,7 @@ unsafe fn check_block_start(page: *const Page, p: *const u8, msg: &str) -> bool 
 /// the same page may be free already; search the page's lists to be sure.
 unsafe fn is_double_free(page: *const Page, block: *const Block) -> bool {
     let n = page::ptr_decode(page as usize, (*block).next, &(*page).keys);
-    let plausible = n.is_null() || {
-        let seg = segment::ptr_segment(n as *const u8);
-        seg == segment::ptr_segment(block as *const u8)
-            && segment::page_of(seg, n as *const u8) == page as *mut Page
-    };
+    let plausible = n.is_null() || page::is_block_area_of(page, n as *const u8);
     if !plausible {
         return false;
     }

@@ -269,8 +269,11 @@ pub unsafe fn block_set_next(page: *const Page, block: *mut Block, next: *mut Bl
 
 /// Whether `p` lies in the initialised block area of `page` (validates decoded links:
 /// cheaper and stricter than looking up the page of `p`).
+///
+/// # Safety
+/// `page` must be a live page.
 #[inline(always)]
-unsafe fn is_block_area_of(page: *const Page, p: *const u8) -> bool {
+pub unsafe fn is_block_area_of(page: *const Page, p: *const u8) -> bool {
     let start = (*page).page_start as usize;
     let a = p as usize;
     a >= start && a - start < (*page).capacity as usize * (*page).block_size
