@@ -26,8 +26,21 @@ const OPT_VERBOSE: mi_option_t = 2;
 const EOVERFLOW: c_int = 75;
 const ENOMEM: c_int = 12;
 
+/// A thread identity that is never reused: `pthread_self()` values are recycled once a
+/// thread exits, and a previous test's thread still running its exit-time hooks could
+/// then be mistaken for a new one. (A `const` Cell has no destructor, so this also works
+/// in the thread-exit path where the hooks run.)
 fn tid() -> usize {
-    unsafe { libc::pthread_self() as usize }
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(1);
+    thread_local!(static ID: Cell<usize> = const { Cell::new(0) });
+    ID.with(|id| {
+        if id.get() == 0 {
+            id.set(NEXT.fetch_add(1, Ordering::Relaxed));
+        }
+        id.get()
+    })
 }
 
 // ---------------------------------------------------------------------------------------
