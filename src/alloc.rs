@@ -78,11 +78,120 @@ pub unsafe fn padding_canary(page: *const Page, block: *const Block) -> u32 {
     page::ptr_encode(page as usize, block as *mut Block, &(*page).keys) as u32
 }
 
+/// The fill pattern as a word.
+pub(crate) const PADDING_WORD: u64 = u64::from_ne_bytes([DEBUG_PADDING; 8]);
+
+/// The bytes `0..n` of a little-endian word (`n <= 8`), without a shift by 64.
+const fn low_bytes(n: usize) -> u64 {
+    ((1u64 << (4 * n)) << (4 * n)).wrapping_sub(1)
+}
+
+/// `FILL_MASKS[d]`: which bytes of the 16-byte fill window (see `fill_window`) are fill
+/// when `min(delta, 16) == d`, as masks of its two little-endian words.
+static FILL_MASKS: [(u64, u64); MAX_ALIGN_SIZE + 1] = {
+    let mut t = [(0u64, 0u64); MAX_ALIGN_SIZE + 1];
+    let mut d = 0;
+    while d <= MAX_ALIGN_SIZE {
+        t[d] = if d < 8 {
+            (!low_bytes(8 - d), 0) // the window starts 8 - d bytes before the fill
+        } else {
+            (!0, low_bytes(d - 8)) // the window starts at the fill
+        };
+        d += 1;
+    }
+    t
+};
+
+/// Where the fill bytes of a padded block are: the bytes `req..req + min(delta, 16)`
+/// (`req = bsize - delta`), as a 16-byte window inside the block and a byte mask for
+/// each of its two words. The window starts at `req` when `delta >= 8` (then it ends at
+/// most at the block's end, the trailer included) and 8 bytes before the trailer
+/// otherwise, so writing and checking the fill are branch-free word operations: with
+/// random request sizes, loops over the fill bytes mispredict on almost every call.
+///
+/// # Safety
+/// `block` must be a block whose usable size `bsize >= 8` precedes an 8-byte trailer,
+/// and `delta <= bsize`.
+#[inline(always)]
+unsafe fn fill_window(block: *const Block, bsize: usize, delta: usize) -> (*mut u8, u64, u64) {
+    debug_assert!(bsize >= INTPTR_SIZE && delta <= bsize);
+    let (lo, hi) = FILL_MASKS[delta.min(MAX_ALIGN_SIZE)];
+    ((block as *mut u8).add(bsize - delta.max(8)), lo, hi)
+}
+
+/// The two words of the fill window, each XORed with the pattern and masked: the bits
+/// of fill bytes that changed.
+///
+/// # Safety
+/// As `fill_window`.
+#[inline(always)]
+unsafe fn fill_changes(block: *const Block, bsize: usize, delta: usize) -> (*mut u8, u64, u64) {
+    let (at, lo, hi) = fill_window(block, bsize, delta);
+    let w0 = u64::from_le(ptr::read_unaligned(at as *const u64));
+    let w1 = u64::from_le(ptr::read_unaligned(at.add(8) as *const u64));
+    (at, (w0 ^ PADDING_WORD) & lo, (w1 ^ PADDING_WORD) & hi)
+}
+
+/// Write the fill after a request of `bsize - delta` bytes. Bytes of the window outside
+/// the fill (the end of the request, the trailer) keep their value, so a zeroed request
+/// stays zero.
+///
+/// # Safety
+/// As `fill_window`; the window must be writable.
+#[inline(always)]
+pub(crate) unsafe fn write_fill(block: *mut Block, bsize: usize, delta: usize) {
+    let (at, lo, hi) = fill_window(block, bsize, delta);
+    let w0 = u64::from_le(ptr::read_unaligned(at as *const u64));
+    let w1 = u64::from_le(ptr::read_unaligned(at.add(8) as *const u64));
+    ptr::write_unaligned(at as *mut u64, ((w0 & !lo) | (PADDING_WORD & lo)).to_le());
+    ptr::write_unaligned(
+        at.add(8) as *mut u64,
+        ((w1 & !hi) | (PADDING_WORD & hi)).to_le(),
+    );
+}
+
+/// Whether the fill written by `write_fill` is unchanged (one branch-free test).
+///
+/// # Safety
+/// As `fill_window`.
+#[inline(always)]
+pub(crate) unsafe fn fill_is_intact(block: *const Block, bsize: usize, delta: usize) -> bool {
+    let (_, x0, x1) = fill_changes(block, bsize, delta);
+    x0 | x1 == 0
+}
+
+/// The offset from `block` of the first changed fill byte, if any (for reports).
+///
+/// # Safety
+/// As `fill_window`.
+pub(crate) unsafe fn first_changed_fill(
+    block: *const Block,
+    bsize: usize,
+    delta: usize,
+) -> Option<usize> {
+    let (at, x0, x1) = fill_changes(block, bsize, delta);
+    let in_window = if x0 != 0 {
+        x0.trailing_zeros() as usize / 8
+    } else if x1 != 0 {
+        8 + x1.trailing_zeros() as usize / 8
+    } else {
+        return None;
+    };
+    Some(at as usize - block as usize + in_window)
+}
+
+/// Write the trailer and the fill after a request of `req` bytes.
+///
+/// # Safety
+/// `block` must be a block of `page` in use, `req <= page.usable_block_size()`, and
+/// `page` a page of a padding build.
 #[inline]
 pub(crate) unsafe fn write_padding(page: *mut Page, block: *mut Block, req: usize) {
     let bsize = (*page).usable_block_size();
-    let pad = (block as *mut u8).add(bsize) as *mut Padding;
     let delta = bsize - req;
+    // Fill first: its window may overlap the trailer.
+    write_fill(block, bsize, delta);
+    let pad = (block as *mut u8).add(bsize) as *mut Padding;
     ptr::write_unaligned(
         pad,
         Padding {
@@ -90,35 +199,6 @@ pub(crate) unsafe fn write_padding(page: *mut Page, block: *mut Block, req: usiz
             delta: delta as u32,
         },
     );
-    // Fill up to 16 bytes after the request so small overflows are detected.
-    let at = (block as *mut u8).add(req);
-    if delta >= 16 {
-        let word = u64::from_ne_bytes([DEBUG_PADDING; 8]);
-        ptr::write_unaligned(at as *mut u64, word);
-        ptr::write_unaligned(at.add(8) as *mut u64, word);
-    } else {
-        fill_short(at, delta);
-    }
-}
-
-/// Fill `n < 16` bytes with the padding pattern using (overlapping) word stores: no
-/// call to `memset` on every allocation of a padding build.
-#[inline(always)]
-unsafe fn fill_short(at: *mut u8, n: usize) {
-    debug_assert!(n < 16);
-    if n >= 8 {
-        let word = u64::from_ne_bytes([DEBUG_PADDING; 8]);
-        ptr::write_unaligned(at as *mut u64, word);
-        ptr::write_unaligned(at.add(n - 8) as *mut u64, word);
-    } else if n >= 4 {
-        let word = u32::from_ne_bytes([DEBUG_PADDING; 4]);
-        ptr::write_unaligned(at as *mut u32, word);
-        ptr::write_unaligned(at.add(n - 4) as *mut u32, word);
-    } else {
-        for i in 0..n {
-            at.add(i).write_volatile(DEBUG_PADDING);
-        }
-    }
 }
 
 /// Allocate a small block (`size <= SMALL_SIZE_MAX`) from `heap`.
@@ -243,6 +323,9 @@ pub unsafe fn heap_realloc_zero(
         crate::track::resize(p, size, newsize);
         return p;
     }
+    if PADDING && newsize > size && !p.is_null() && grow_in_block(p, size, newsize, zero) {
+        return p;
+    }
     if !p.is_null()
         && newsize > size
         && size > MEDIUM_OBJ_SIZE_MAX
@@ -279,6 +362,36 @@ pub unsafe fn heap_realloc_zero(
         crate::free::free(p);
     }
     newp
+}
+
+/// Padding builds: `mi_usable_size` is the exact request, so growing a block would
+/// always copy. Instead, while the new size fits the block, move the trailer and fill
+/// (zeroing the added bytes for the zeroing variants).
+///
+/// # Safety
+/// `p` must be a live block of ours with `usable_size(p) == size < newsize`.
+#[cold]
+unsafe fn grow_in_block(p: *mut u8, size: usize, newsize: usize, zero: bool) -> bool {
+    let seg = crate::segment::ptr_segment(p);
+    let page = crate::segment::page_of(seg, p);
+    let block = if (*page).has_aligned() {
+        crate::free::page_ptr_unalign(page, p)
+    } else {
+        p as *mut Block
+    };
+    let offset = p as usize - block as usize;
+    let bsize = (*page).usable_block_size();
+    if offset + newsize > bsize {
+        return false;
+    }
+    crate::track::mem_undefined(p.add(size), (*page).block_size - offset - size);
+    crate::track::resize(p, size, newsize);
+    if zero {
+        ptr::write_bytes(p.add(size), 0, newsize - size);
+    }
+    write_padding(page, block, offset + newsize);
+    crate::track::mem_noaccess(p.add(newsize), (*page).block_size - offset - newsize);
+    true
 }
 
 // --- strings -------------------------------------------------------------------------------
@@ -330,4 +443,105 @@ pub unsafe fn heap_realpath(
         return ptr::null_mut();
     }
     heap_strdup(heap, buf.as_ptr())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OTHER: u8 = 0x11;
+
+    /// A fake block: `bsize` usable bytes and an 8-byte trailer, 8-aligned, with guard
+    /// bytes on both sides to catch writes outside it.
+    struct Fake {
+        buf: [u64; 16],
+        bsize: usize,
+    }
+
+    impl Fake {
+        fn new(bsize: usize) -> Fake {
+            let mut f = Fake {
+                buf: [0; 16],
+                bsize,
+            };
+            for b in f.bytes_mut() {
+                *b = OTHER;
+            }
+            f
+        }
+        fn bytes_mut(&mut self) -> &mut [u8] {
+            // SAFETY: a plain array of words viewed as bytes.
+            unsafe { core::slice::from_raw_parts_mut(self.buf.as_mut_ptr() as *mut u8, 128) }
+        }
+        fn block(&mut self) -> *mut Block {
+            // 8 guard bytes before the block
+            // SAFETY: within `buf`.
+            unsafe { (self.buf.as_mut_ptr() as *mut u8).add(8) as *mut Block }
+        }
+    }
+
+    #[test]
+    fn fill_covers_exactly_the_bytes_after_the_request() {
+        for bsize in [8usize, 16, 24, 40, 64, 104] {
+            for delta in 0..=bsize {
+                let mut f = Fake::new(bsize);
+                let block = f.block();
+                // SAFETY: the fake block has bsize + 8 bytes inside `buf`.
+                unsafe { write_fill(block, bsize, delta) };
+                let req = bsize - delta;
+                let fill = delta.min(MAX_ALIGN_SIZE);
+                for (i, &b) in f.bytes_mut().iter().enumerate() {
+                    let off = i as isize - 8;
+                    let in_fill = off >= req as isize && off < (req + fill) as isize;
+                    let want = if in_fill { DEBUG_PADDING } else { OTHER };
+                    assert_eq!(b, want, "bsize {bsize} delta {delta} byte {off}");
+                }
+                // SAFETY: as above.
+                unsafe {
+                    assert!(fill_is_intact(block, bsize, delta));
+                    assert_eq!(first_changed_fill(block, bsize, delta), None);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_changed_fill_byte_is_found_at_its_offset() {
+        for bsize in [8usize, 16, 24, 40, 104] {
+            for delta in 0..=bsize {
+                let req = bsize - delta;
+                let fill = delta.min(MAX_ALIGN_SIZE);
+                for k in 0..fill {
+                    let mut f = Fake::new(bsize);
+                    let block = f.block();
+                    // SAFETY: the fake block has bsize + 8 bytes inside `buf`.
+                    unsafe { write_fill(block, bsize, delta) };
+                    f.bytes_mut()[8 + req + k] = 0;
+                    // a second change further on must not hide the first
+                    if k + 1 < fill {
+                        f.bytes_mut()[8 + req + fill - 1] = 1;
+                    }
+                    // SAFETY: as above.
+                    unsafe {
+                        assert!(
+                            !fill_is_intact(block, bsize, delta),
+                            "bsize {bsize} delta {delta} k {k}"
+                        );
+                        assert_eq!(first_changed_fill(block, bsize, delta), Some(req + k));
+                    }
+                }
+                // Writes inside the request or to the trailer are not fill changes.
+                let mut f = Fake::new(bsize);
+                let block = f.block();
+                // SAFETY: as above.
+                unsafe { write_fill(block, bsize, delta) };
+                if req > 0 {
+                    f.bytes_mut()[8 + req - 1] = 0;
+                }
+                f.bytes_mut()[8 + bsize] = 0;
+                // SAFETY: as above.
+                unsafe { assert!(fill_is_intact(block, bsize, delta)) };
+            }
+        }
+    }
 }

@@ -9,6 +9,16 @@ use crate::sync::{thread_id, Ordering};
 use crate::types::*;
 use core::ptr;
 
+/// Whether frees validate their pointer (segment, block start, double free): debug
+/// builds and secure level 4.
+const CHECKED: bool = DEBUG > 0 || SECURE >= 4;
+
+/// Checked padding builds let the padding canary vouch for the block start: a pointer
+/// into the middle of a block finds no valid canary one block size further, so the
+/// division by the block size is only needed to word the report. (Tracking builds use
+/// the division: their block-tail accesses must stay inside the block.)
+const START_BY_CANARY: bool = CHECKED && PADDING && !crate::track::ENABLED;
+
 /// `mi_free`.
 ///
 /// # Safety
@@ -19,32 +29,31 @@ pub unsafe fn free(p: *mut u8) {
         return;
     }
     let seg = segment::ptr_segment_nonnull(p);
-    if DEBUG > 0 || SECURE >= 4 {
-        if !check_pointer(seg, p, "mi_free") {
-            return;
-        }
+    if CHECKED && !check_pointer(seg, p, "mi_free") {
+        return;
     }
-    // SAFETY: `p` is (by the caller's contract) a block of ours, so `seg` is its live
-    // segment and the page lookup is in bounds.
+    // SAFETY: `p` is (by the caller's contract, verified in checked builds) a pointer
+    // into a live segment of ours, so the page lookup is in bounds.
     unsafe {
         let page = segment::page_of(seg, p);
-        if (DEBUG > 0 || SECURE >= 4) && !check_block_start(page, p, "mi_free") {
-            return;
-        }
         // Relaxed: comparing with our own id; only we could have stored it.
         let is_local = (*seg).thread_id.load(Ordering::Relaxed) == thread_id();
-        if is_local && (*page).flags == 0 && DEBUG == 0 && SECURE < 4 && !PADDING {
-            // The fast path: not full, no aligned blocks, owned by us.
-            let block = p as *mut Block;
-            page::block_set_next(page, block, (*page).local_free);
-            (*page).local_free = block;
-            (*page).used -= 1;
-            if (*page).used == 0 {
-                page_retire_cold(page);
+        // (`flags` is atomic: read it once)
+        if is_local && (*page).flags() == 0 {
+            if !CHECKED && !PADDING {
+                // The fast path: not full, no aligned blocks, owned by us.
+                let block = p as *mut Block;
+                page::block_set_next(page, block, (*page).local_free);
+                (*page).local_free = block;
+                (*page).used -= 1;
+                if (*page).used == 0 {
+                    page_retire_cold(page);
+                }
+            } else {
+                // Checked and padding builds: the same case, with the checks of
+                // `free_block_local` (which also validate that `p` starts a block).
+                free_block_local(page, p as *mut Block, false, true);
             }
-        } else if is_local && (*page).flags == 0 {
-            // Checked builds: the same case, with the checks of `free_block_local`.
-            free_block_local(page, p as *mut Block, false, true);
         } else {
             free_generic(seg, page, is_local, p);
         }
@@ -57,20 +66,60 @@ unsafe fn page_retire_cold(page: *mut Page) {
     page::retire(page)
 }
 
-/// Free a block of a page owned by the calling thread.
+/// Free a block of a page owned by the calling thread. In checked builds `block` is
+/// only known to lie in `page`'s segment: it is validated here. Every check has a cheap
+/// inline test; anything suspicious leaves through one cold call that redoes the checks
+/// in full and reports, so the common path needs no saved registers.
 #[inline(always)]
 unsafe fn free_block_local(page: *mut Page, block: *mut Block, check_full: bool, tracked: bool) {
+    if CHECKED && !block_start_plausible(page, block as *const u8) {
+        return free_block_local_checked(page, block, check_full, tracked);
+    }
     if crate::track::ENABLED && tracked {
         // Our checks read the whole block (link word, trailer).
         crate::track::mem_defined(block as *const u8, (*page).block_size);
     }
-    if (DEBUG > 0 || SECURE >= 4) && is_double_free(page, block) {
+    if (CHECKED && link_may_be_free(page, block)) || (PADDING && !padding_is_intact(page, block)) {
+        return free_block_local_checked(page, block, check_full, tracked);
+    }
+    free_block_local_unchecked(page, block, check_full, tracked)
+}
+
+/// `free_block_local` after a cheap test failed: the exact checks, with reports.
+#[cold]
+#[inline(never)]
+unsafe fn free_block_local_checked(
+    page: *mut Page,
+    block: *mut Block,
+    check_full: bool,
+    tracked: bool,
+) {
+    if CHECKED {
+        if !block_start_plausible(page, block as *const u8) {
+            report_invalid_block(block as *const u8, "mi_free");
+            return;
+        }
+        if crate::track::ENABLED && tracked {
+            crate::track::mem_defined(block as *const u8, (*page).block_size);
+        }
+        if link_may_be_free(page, block) && is_on_free_list(page, block) {
+            return;
+        }
+    }
+    if PADDING && !padding_is_intact(page, block) && !padding_failed(page, block) {
         return;
     }
-    if PADDING {
-        // Report an overflow, then free the block anyway (as C mimalloc does).
-        check_padding(page, block);
-    }
+    free_block_local_unchecked(page, block, check_full, tracked)
+}
+
+/// The part of a local free after the checks.
+#[inline(always)]
+unsafe fn free_block_local_unchecked(
+    page: *mut Page,
+    block: *mut Block,
+    check_full: bool,
+    tracked: bool,
+) {
     if DEBUG > 0 {
         if tracked {
             // (a block from the delayed list was counted by the thread that freed it)
@@ -96,16 +145,34 @@ unsafe fn free_block_local(page: *mut Page, block: *mut Block, check_full: bool,
 #[cold]
 #[inline(never)]
 unsafe fn free_generic(seg: *mut Segment, page: *mut Page, is_local: bool, p: *mut u8) {
-    let block = if (*page).has_aligned() || !is_local {
-        page_ptr_unalign(page, p)
-    } else {
-        p as *mut Block
-    };
     if is_local {
+        let block = if (*page).has_aligned() {
+            page_ptr_unalign(page, p)
+        } else {
+            p as *mut Block
+        };
         free_block_local(page, block, true, true);
     } else {
-        free_block_mt(seg, page, block);
+        // Another thread's page: read only what cannot change while one of its blocks
+        // is in use (block size, start, reserved count, the aligned flag).
+        if CHECKED && !remote_block_plausible(page, p) {
+            report_invalid_block(p, "mi_free");
+            return;
+        }
+        free_block_mt(seg, page, page_ptr_unalign(page, p));
     }
+}
+
+/// Checked frees into another thread's page: `p` is in the page's block area and starts
+/// a block, unless the page holds aligned blocks. (`capacity` is the owner's to change,
+/// so the bound is `reserved`.)
+///
+/// # Safety
+/// `page` must be the page descriptor of `p` in a live segment.
+unsafe fn remote_block_plausible(page: *const Page, p: *const u8) -> bool {
+    let off = (p as usize).wrapping_sub((*page).page_start as usize);
+    off < (*page).reserved as usize * (*page).block_size
+        && (page_ptr_unalign(page, p) as *const u8 == p || (*page).has_aligned())
 }
 
 /// The start of the block containing `p` (for interior pointers of aligned blocks).
@@ -114,13 +181,16 @@ unsafe fn free_generic(seg: *mut Segment, page: *mut Page, is_local: bool, p: *m
 /// `p` must point into a block of `page`.
 #[inline]
 pub unsafe fn page_ptr_unalign(page: *const Page, p: *const u8) -> *mut Block {
-    let diff = p as usize - (*page).page_start as usize;
+    let diff = (p as usize).wrapping_sub((*page).page_start as usize);
+    let bsize = (*page).block_size;
     let adjust = if (*page).block_size_shift != 0 {
         diff & ((1usize << (*page).block_size_shift) - 1)
+    } else if diff <= u32::MAX as usize && bsize <= u32::MAX as usize {
+        ((diff as u32) % (bsize as u32)) as usize // a 32-bit division is much cheaper
     } else {
-        diff % (*page).block_size
+        diff % bsize
     };
-    p.sub(adjust) as *mut Block
+    p.wrapping_sub(adjust) as *mut Block
 }
 
 /// A free from a thread that does not own the page.
@@ -274,24 +344,80 @@ unsafe fn padded_size(page: *const Page, block: *const Block) -> usize {
 // --- checks (debug / secure) -------------------------------------------------------------
 
 /// Validate a pointer passed to free/usable_size: it must be in one of our segments
-/// (cookie check) and, in debug builds, word aligned.
+/// (segment map, then the segment's cookie) and, in debug builds, word aligned.
+#[inline(always)]
 fn check_pointer(seg: *mut Segment, p: *mut u8, msg: &str) -> bool {
     if DEBUG > 0 && (p as usize) & (INTPTR_SIZE - 1) != 0 {
-        crate::mi_error!(EINVAL, "{}: invalid (unaligned) pointer: {:p}", msg, p);
+        report_unaligned(p, msg);
         return false;
     }
+    // The map first: the header of a segment that is not ours may not be mapped.
     let valid = crate::segment_map::is_in_heap_region(p)
         // SAFETY: the map says the segment is live, so its header is readable.
         && unsafe { (*seg).cookie } == seg as usize ^ heap::main_cookie();
     if !valid {
-        crate::mi_error!(
-            EINVAL,
-            "{}: pointer does not point to a valid heap space: {:p}",
-            msg,
-            p
-        );
+        report_invalid_space(p, msg);
     }
     valid
+}
+
+#[cold]
+#[inline(never)]
+fn report_unaligned(p: *mut u8, msg: &str) {
+    crate::mi_error!(EINVAL, "{}: invalid (unaligned) pointer: {:p}", msg, p);
+}
+
+#[cold]
+#[inline(never)]
+fn report_invalid_space(p: *mut u8, msg: &str) {
+    crate::mi_error!(
+        EINVAL,
+        "{}: pointer does not point to a valid heap space: {:p}",
+        msg,
+        p
+    );
+}
+
+#[cold]
+#[inline(never)]
+fn report_invalid_block(p: *const u8, msg: &str) {
+    crate::mi_error!(
+        EINVAL,
+        "{}: pointer does not point to a valid heap block: {:p}",
+        msg,
+        p
+    );
+}
+
+/// Checked local frees: `p` may start a block of `page`. With `START_BY_CANARY` this is
+/// the bounds test that makes the trailer readable, and the canary settles the rest;
+/// otherwise it is the exact test.
+///
+/// # Safety
+/// `page` must be the page descriptor of `p` in a live segment.
+#[inline(always)]
+unsafe fn block_start_plausible(page: *const Page, p: *const u8) -> bool {
+    if !START_BY_CANARY {
+        return is_block_start(page, p);
+    }
+    // `off + block_size <= area`: the whole block, trailer included, is in the block
+    // area (a free span has block size 0 and so an empty area).
+    let off = (p as usize).wrapping_sub((*page).page_start as usize);
+    let area = (*page).capacity as usize * (*page).block_size;
+    off < area && area - off >= (*page).block_size
+}
+
+/// The padding check of a local free failed: tell an interior pointer (reported and
+/// ignored: returns false) from a real overflow (reported; the block is still freed, as
+/// mimalloc does: returns true).
+#[cold]
+#[inline(never)]
+unsafe fn padding_failed(page: *const Page, block: *const Block) -> bool {
+    if START_BY_CANARY && !check_block_start(page, block as *const u8, "mi_free") {
+        return false;
+    }
+    report_overflow(page, block);
+    true
 }
 
 /// Debug / secure: `p` must point at a block of its page (anywhere in the block if the
@@ -301,14 +427,24 @@ fn check_pointer(seg: *mut Segment, p: *mut u8, msg: &str) -> bool {
 /// # Safety
 /// `page` must be the page descriptor of `p` in a live segment.
 unsafe fn check_block_start(page: *const Page, p: *const u8, msg: &str) -> bool {
+    let valid = is_block_start(page, p);
+    if !valid {
+        report_invalid_block(p, msg);
+    }
+    valid
+}
+
+/// The exact test of `check_block_start`, without the report.
+///
+/// # Safety
+/// As `check_block_start`.
+#[inline]
+unsafe fn is_block_start(page: *const Page, p: *const u8) -> bool {
     let bsize = (*page).block_size;
-    let start = (*page).page_start as usize;
-    let a = p as usize;
-    let valid = bsize != 0
-        && a >= start
-        && a - start < (*page).capacity as usize * bsize
+    let off = (p as usize).wrapping_sub((*page).page_start as usize);
+    // (a free span has block size 0, so no offset is below its area)
+    off < (*page).capacity as usize * bsize
         && ((*page).has_aligned() || {
-            let off = a - start;
             // A shift for power-of-two sizes avoids a division on every checked free.
             let shift = (*page).block_size_shift;
             if shift != 0 {
@@ -318,26 +454,24 @@ unsafe fn check_block_start(page: *const Page, p: *const u8, msg: &str) -> bool 
             } else {
                 off % bsize == 0
             }
-        });
-    if !valid {
-        crate::mi_error!(
-            EINVAL,
-            "{}: pointer does not point to a valid heap block: {:p}",
-            msg,
-            p
-        );
-    }
-    valid
+        })
 }
 
-/// Double free detection: a block whose link word decodes to a plausible next block of
-/// the same page may be free already; search the page's lists to be sure.
-unsafe fn is_double_free(page: *const Page, block: *const Block) -> bool {
+/// Double free detection, the cheap half: a block whose link word decodes to null or to
+/// a block of the same page may be free already (`is_on_free_list` settles it).
+///
+/// # Safety
+/// `block` must be a block of `page`.
+#[inline(always)]
+unsafe fn link_may_be_free(page: *const Page, block: *const Block) -> bool {
     let n = page::ptr_decode(page as usize, (*block).next, &(*page).keys);
-    let plausible = n.is_null() || page::is_block_area_of(page, n as *const u8);
-    if !plausible {
-        return false;
-    }
+    n.is_null() || page::is_block_area_of(page, n as *const u8)
+}
+
+/// Search the page's three free lists for `block`; report a double free if it is there.
+#[cold]
+#[inline(never)]
+unsafe fn is_on_free_list(page: *const Page, block: *const Block) -> bool {
     if list_contains(page, (*page).free, block)
         || list_contains(page, (*page).local_free, block)
         // Relaxed: a diagnostic walk of our own page's remote list.
@@ -366,43 +500,54 @@ unsafe fn list_contains(page: *const Page, mut list: *mut Block, elem: *const Bl
     false
 }
 
-/// Check the canary and fill bytes after the requested size.
+/// Check the canary and the fill bytes after the requested size; report an overflow.
+///
+/// # Safety
+/// `block` must be a block of `page` (so its trailer is readable).
+#[inline(always)]
 unsafe fn check_padding(page: *const Page, block: *const Block) -> bool {
+    let ok = padding_is_intact(page, block);
+    if !ok {
+        report_overflow(page, block);
+    }
+    ok
+}
+
+/// The canary matches and the fill bytes are unchanged: one branch, whatever the sizes.
+///
+/// # Safety
+/// As `check_padding`.
+#[inline(always)]
+unsafe fn padding_is_intact(page: *const Page, block: *const Block) -> bool {
+    let bsize = (*page).usable_block_size();
+    let pad = ptr::read_unaligned((block as *const u8).add(bsize) as *const crate::alloc::Padding);
+    let canary_ok = pad.canary == crate::alloc::padding_canary(page, block);
+    let delta_ok = (pad.delta as usize) <= bsize;
+    // With a bad delta, test a window that is valid anyway; the result is discarded.
+    let fill_ok = crate::alloc::fill_is_intact(block, bsize, (pad.delta as usize).min(bsize));
+    canary_ok & delta_ok & fill_ok
+}
+
+/// Report a damaged trailer or fill with the offset of the first changed byte.
+#[cold]
+#[inline(never)]
+unsafe fn report_overflow(page: *const Page, block: *const Block) {
     let bsize = (*page).usable_block_size();
     let pad = ptr::read_unaligned((block as *const u8).add(bsize) as *const crate::alloc::Padding);
     let delta = pad.delta as usize;
-    let ok_canary = pad.canary == crate::alloc::padding_canary(page, block) && delta <= bsize;
-    let mut ok = ok_canary;
-    let mut req = bsize;
-    if ok {
-        req = bsize - delta;
-        let fill = delta.min(16);
-        let at = (block as *const u8).add(req);
-        // Compare a word at a time; find the exact byte only when something differs.
-        let word = u64::from_ne_bytes([DEBUG_PADDING; 8]);
-        let mut i = 0;
-        while i + 8 <= fill && ptr::read_unaligned(at.add(i) as *const u64) == word {
-            i += 8;
-        }
-        while i < fill {
-            if *at.add(i) != DEBUG_PADDING {
-                ok = false;
-                req += i;
-                break;
-            }
-            i += 1;
+    let mut after = bsize; // a damaged trailer: the write went past the usable size
+    if pad.canary == crate::alloc::padding_canary(page, block) && delta <= bsize {
+        if let Some(at) = crate::alloc::first_changed_fill(block, bsize, delta) {
+            after = at;
         }
     }
-    if !ok {
-        crate::mi_error!(
-            EFAULT,
-            "buffer overflow in heap block {:p} of size {}: write after {} bytes",
-            block,
-            bsize,
-            req
-        );
-    }
-    ok
+    crate::mi_error!(
+        EFAULT,
+        "buffer overflow in heap block {:p} of size {}: write after {} bytes",
+        block,
+        bsize,
+        after
+    );
 }
 
 /// Make the recorded request at least `min_size` bytes (keeping the trailer valid), so

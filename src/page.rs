@@ -11,7 +11,7 @@
 use crate::heap::Heap;
 use crate::page_queue::{self, PageQueue};
 use crate::segment;
-use crate::sync::{AtomicPtr, AtomicUsize, Ordering, Racy};
+use crate::sync::{AtomicPtr, AtomicU8, AtomicUsize, Ordering, Racy};
 use crate::types::*;
 use core::ptr;
 
@@ -80,7 +80,12 @@ pub struct Page {
     /// The page memory was zero when the page was (re)initialised.
     pub is_zero_init: bool,
     pub is_huge: bool,
-    pub flags: u8,
+    /// `FLAG_IN_FULL | FLAG_HAS_ALIGNED`. Only the owning thread writes it; a remote
+    /// free may read `FLAG_HAS_ALIGNED`, which cannot change while any block of the
+    /// page is in use (set before an aligned block is handed out, cleared only when
+    /// the page is reset), so relaxed accesses suffice (atomic only to make that read
+    /// race-free).
+    pub flags: AtomicU8,
     /// The blocks on `free` are zero apart from their link word.
     pub free_is_zero: bool,
     pub retire_expire: u8,
@@ -109,7 +114,7 @@ impl Page {
             is_committed: false,
             is_zero_init: false,
             is_huge: false,
-            flags: 0,
+            flags: AtomicU8::new(0),
             free_is_zero: false,
             retire_expire: 0,
             block_size_shift: 0,
@@ -129,29 +134,34 @@ impl Page {
         }
     }
 
+    /// The flags as one byte: 0 on the free fast path.
+    #[inline(always)]
+    pub fn flags(&self) -> u8 {
+        // Relaxed: see `flags`.
+        self.flags.load(Ordering::Relaxed)
+    }
+    #[inline(always)]
+    fn set_flag(&mut self, flag: u8, on: bool) {
+        let f = self.flags();
+        // Relaxed: only the owner stores (see `flags`).
+        self.flags
+            .store(if on { f | flag } else { f & !flag }, Ordering::Relaxed);
+    }
     #[inline(always)]
     pub fn is_in_full(&self) -> bool {
-        self.flags & FLAG_IN_FULL != 0
+        self.flags() & FLAG_IN_FULL != 0
     }
     #[inline(always)]
     pub fn set_in_full(&mut self, b: bool) {
-        if b {
-            self.flags |= FLAG_IN_FULL
-        } else {
-            self.flags &= !FLAG_IN_FULL
-        }
+        self.set_flag(FLAG_IN_FULL, b)
     }
     #[inline(always)]
     pub fn has_aligned(&self) -> bool {
-        self.flags & FLAG_HAS_ALIGNED != 0
+        self.flags() & FLAG_HAS_ALIGNED != 0
     }
     #[inline(always)]
     pub fn set_has_aligned(&mut self, b: bool) {
-        if b {
-            self.flags |= FLAG_HAS_ALIGNED
-        } else {
-            self.flags &= !FLAG_HAS_ALIGNED
-        }
+        self.set_flag(FLAG_HAS_ALIGNED, b)
     }
     #[inline(always)]
     pub fn all_free(&self) -> bool {
@@ -274,9 +284,9 @@ pub unsafe fn block_set_next(page: *const Page, block: *mut Block, next: *mut Bl
 /// `page` must be a live page.
 #[inline(always)]
 pub unsafe fn is_block_area_of(page: *const Page, p: *const u8) -> bool {
-    let start = (*page).page_start as usize;
-    let a = p as usize;
-    a >= start && a - start < (*page).capacity as usize * (*page).block_size
+    // (wrapping: an address below the start becomes a huge offset)
+    (p as usize).wrapping_sub((*page).page_start as usize)
+        < (*page).capacity as usize * (*page).block_size
 }
 
 // --- page setup ------------------------------------------------------------------------------
@@ -308,7 +318,7 @@ pub unsafe fn init(heap: *mut Heap, page: *mut Page, block_size: usize) {
     (*page).used = 0;
     (*page).free = ptr::null_mut();
     (*page).local_free = ptr::null_mut();
-    (*page).flags = 0;
+    (*page).flags.store(0, Ordering::Relaxed); // (owner only)
     (*page).retire_expire = 0;
     // Relaxed: nobody else can see this page yet.
     (*page).xthread_free.store(0, Ordering::Relaxed);

@@ -933,7 +933,7 @@ unsafe fn page_clear(page: *mut Page, tld: *mut Tld) {
     (*page).used = 0;
     (*page).free = ptr::null_mut();
     (*page).local_free = ptr::null_mut();
-    (*page).flags = 0;
+    (*page).flags.store(0, Ordering::Relaxed); // (owner only)
     (*page).retire_expire = 0;
     (*page).free_is_zero = false;
     // Relaxed: the page has no owner and no live blocks: nobody frees into it.

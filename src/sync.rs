@@ -5,7 +5,7 @@
 //! allocator has; everything else per thread hangs off the heap it points to.
 
 pub use core::sync::atomic::{
-    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicUsize, Ordering,
+    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
 };
 
 use core::cell::UnsafeCell;

@@ -111,6 +111,12 @@ static void* xmalloc(size_t size) {
   return p;
 }
 
+static void* xrealloc(void* p, size_t size) {
+  void* q = (use_std ? realloc(launder(p), opaque(size)) : mi_realloc(launder(p), opaque(size)));
+  CHECK(q != NULL);
+  return q;
+}
+
 static void xfree(void* p) {
   if (use_std) free(launder(p));
   else mi_free(launder(p));
@@ -360,6 +366,33 @@ static void case_overflow_canary(void) {
   mi_free(keep);
 }
 
+/* grow a 100-byte block to 103 bytes (in place: the block has room), then write one
+   byte past the new size: the padding moved with the size */
+static void case_overflow_grown(void) {
+  void* keep = mi_malloc(100);
+  uint8_t* p = (uint8_t*)xmalloc(100);
+  fill(p, 100, 1);
+  p = (uint8_t*)xrealloc(p, 103);
+  CHECK(all_bytes(p, 1, 100));
+  fill(p, 103, 2);
+  poke(p, 103, 0x2A);
+  xfree(p);
+  heap_still_works();
+  mi_free(keep);
+}
+
+/* skip 12 bytes past a 90-byte block and write one byte there (the 13th fill byte;
+   padding and tracking builds only: without padding the byte is in the next block) */
+static void case_overflow_skip(void) {
+  void* keep = mi_malloc(90);
+  uint8_t* p = (uint8_t*)xmalloc(90);
+  fill(p, 90, 1);
+  poke(p, 102, 0x2A);
+  xfree(p);
+  heap_still_works();
+  mi_free(keep);
+}
+
 /* read one byte past a 13-byte block */
 static void case_overflow_read(void) {
   uint8_t* p = (uint8_t*)xmalloc(13);
@@ -594,6 +627,8 @@ static const struct { const char* name; case_fun_t* fun; } cases[] = {
   { "promises",             &case_promises },
   { "overflow",             &case_overflow },
   { "overflow-canary",      &case_overflow_canary },
+  { "overflow-grown",       &case_overflow_grown },
+  { "overflow-skip",        &case_overflow_skip },
   { "overflow-read",        &case_overflow_read },
   { "double-free",          &case_double_free },
   { "free-interior",        &case_free_interior },
