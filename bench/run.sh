@@ -16,8 +16,10 @@ usage: bench/run.sh [options]
   --scale F          multiply every workload's iteration count by F (default 1)
   --reps N           repetitions per allocator and workload; the median is reported (default 3)
   --threads N        worker threads of the multi-threaded workloads (default: online CPUs)
-  --only LIST        comma-separated workloads (default: all):
-                     churn,larson,prodcons,threadchurn,large,realloc,mtchurn
+  --only LIST        comma-separated workloads (default: all); "stress" and
+                     "programs" name the two groups:
+                     stress:   churn,larson,prodcons,threadchurn,large,realloc,mtchurn
+                     programs: py,perl,sqlite,gcc (real programs, see bench/README.md)
   --allocators LIST  comma-separated allocators (default: glibc,jemalloc,tcmalloc,mi-2.0.9,ours)
   --alloc NAME=PATH  add another allocator to compare (may be repeated), e.g. ours-secure=...
   --ref NAME         allocator the ratios are relative to (default: ours; mi-2.0.9 if ours is missing)
@@ -35,7 +37,9 @@ ours="${MIMALLOC_RS_LIB:-$root/out/release/libmimalloc.so}"
 scale=1
 reps=3
 threads=$(nproc 2>/dev/null || echo 2)
-only="churn,larson,prodcons,threadchurn,large,realloc,mtchurn"
+stress_workloads="churn,larson,prodcons,threadchurn,large,realloc,mtchurn"
+program_workloads="py,perl,sqlite,gcc"
+only="$stress_workloads,$program_workloads"
 alloc_list="glibc,jemalloc,tcmalloc,mi-2.0.9,ours"
 ref=""
 install=1
@@ -96,8 +100,36 @@ workload_args() { # workload name -> its arguments (the program is $builddir/<na
     *) return 1 ;;
   esac
 }
-IFS=, read -r -a workloads <<<"$only"
-for w in "${workloads[@]}"; do workload_args "$w" >/dev/null || die "unknown workload '$w'"; done
+# Real programs: the command and the tool it needs.
+program_cmd() {
+  case "$1" in
+    py)     echo "env PYTHONMALLOC=malloc python3 $here/programs/py.py $scale" ;;
+    perl)   echo "perl $here/programs/perl.pl $scale" ;;
+    sqlite) echo "sh $here/programs/sqlite.sh $scale" ;;
+    gcc)    echo "sh $here/programs/gcc.sh $scale" ;;
+    *) return 1 ;;
+  esac
+}
+program_tool() { case "$1" in py) echo python3 ;; sqlite) echo sqlite3 ;; *) echo "$1" ;; esac; }
+workload_cmd() { # workload name -> the command line to run
+  if program_cmd "$1" >/dev/null; then program_cmd "$1"
+  else echo "$builddir/$1 $(workload_args "$1")"; fi
+}
+only=${only//stress/$stress_workloads}
+only=${only//programs/$program_workloads}
+IFS=, read -r -a requested <<<"$only"
+workloads=()
+for w in "${requested[@]}"; do
+  if program_cmd "$w" >/dev/null; then
+    if ! command -v "$(program_tool "$w")" >/dev/null 2>&1; then
+      note "skipping workload $w: $(program_tool "$w") is not installed"
+      continue
+    fi
+  else
+    workload_args "$w" >/dev/null || die "unknown workload '$w'"
+  fi
+  workloads+=("$w")
+done
 
 # ------------------------------------------------------------------- run
 ncpu=$(nproc 2>/dev/null || echo 1)
@@ -114,8 +146,8 @@ total=$(( ${#workloads[@]} * reps * nalloc ))
 echo "running ${#workloads[@]} workloads x $nalloc allocators x $reps reps (scale $scale, $threads threads) ..." >&2
 count=0
 for w in "${workloads[@]}"; do
-  read -r -a args <<<"$(workload_args "$w")"
-  [[ -t 2 ]] || echo "  $w ${args[*]}" >&2
+  read -r -a cmd <<<"$(workload_cmd "$w")"
+  [[ -t 2 ]] || echo "  $w: ${cmd[*]}" >&2
   for (( rep = 1; rep <= reps; rep++ )); do
     # Interleave the allocators and rotate their order in every repetition,
     # so slow drifts of the machine hit all of them alike.
@@ -129,7 +161,7 @@ for w in "${workloads[@]}"; do
       log="$builddir/logs/$w.$n.$rep.log"
       res="$builddir/logs/$w.$n.$rep.res"
       rm -f "$res"
-      "$builddir/benchwrap" -p "$l" -o "$res" -T "$timeout" -- "$builddir/$w" "${args[@]}" >"$log" 2>&1 || true
+      "$builddir/benchwrap" -p "$l" -o "$res" -T "$timeout" -- "${cmd[@]}" >"$log" 2>&1 || true
       if [[ -s "$res" ]]; then
         awk -v w="$w" -v n="$n" -v r="$rep" '{
             for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -153,8 +185,9 @@ for i in "${!names[@]}"; do
   else printf '  %-10s %s\n' "${names[$i]}" "${libs[$i]}"; fi
 done
 wl=()
-for w in "${workloads[@]}"; do wl+=("$w $(workload_args "$w")"); done
-echo "workloads (programs in $builddir): $(IFS=';'; echo "${wl[*]}" | sed 's/;/; /g')"
+for w in "${workloads[@]}"; do wl+=("$w: $(workload_cmd "$w" | sed "s|$builddir/||; s|$here/||")"); done
+echo "workloads (stress programs in $builddir, real-program scripts in bench/programs):"
+printf '  %s\n' "${wl[@]}"
 echo
 
 awk -F'\t' -v order="$(IFS=,; echo "${names[*]}")" -v worder="$(IFS=,; echo "${workloads[*]}")" \
