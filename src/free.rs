@@ -154,25 +154,20 @@ unsafe fn free_generic(seg: *mut Segment, page: *mut Page, is_local: bool, p: *m
         free_block_local(page, block, true, true);
     } else {
         // Another thread's page: read only what cannot change while one of its blocks
-        // is in use (block size, start, reserved count, the aligned flag).
-        if CHECKED && !remote_block_plausible(page, p) {
+        // is in use (block size, start, reserved count, the aligned flag); `capacity`
+        // is the owner's to change, so the checked bound is `reserved`.
+        let off = (p as usize).wrapping_sub((*page).page_start as usize);
+        if CHECKED && off >= (*page).reserved as usize * (*page).block_size {
             report_invalid_block(p, "mi_free");
             return;
         }
-        free_block_mt(seg, page, page_ptr_unalign(page, p));
+        let block = page_ptr_unalign(page, p);
+        if CHECKED && block as *const u8 != p as *const u8 && !(*page).has_aligned() {
+            report_invalid_block(p, "mi_free");
+            return;
+        }
+        free_block_mt(seg, page, block);
     }
-}
-
-/// Checked frees into another thread's page: `p` is in the page's block area and starts
-/// a block, unless the page holds aligned blocks. (`capacity` is the owner's to change,
-/// so the bound is `reserved`.)
-///
-/// # Safety
-/// `page` must be the page descriptor of `p` in a live segment.
-unsafe fn remote_block_plausible(page: *const Page, p: *const u8) -> bool {
-    let off = (p as usize).wrapping_sub((*page).page_start as usize);
-    off < (*page).reserved as usize * (*page).block_size
-        && (page_ptr_unalign(page, p) as *const u8 == p || (*page).has_aligned())
 }
 
 /// The start of the block containing `p` (for interior pointers of aligned blocks).
@@ -440,21 +435,10 @@ unsafe fn check_block_start(page: *const Page, p: *const u8, msg: &str) -> bool 
 /// As `check_block_start`.
 #[inline]
 unsafe fn is_block_start(page: *const Page, p: *const u8) -> bool {
-    let bsize = (*page).block_size;
     let off = (p as usize).wrapping_sub((*page).page_start as usize);
     // (a free span has block size 0, so no offset is below its area)
-    off < (*page).capacity as usize * bsize
-        && ((*page).has_aligned() || {
-            // A shift for power-of-two sizes avoids a division on every checked free.
-            let shift = (*page).block_size_shift;
-            if shift != 0 {
-                off & ((1usize << shift) - 1) == 0
-            } else if off <= u32::MAX as usize && bsize <= u32::MAX as usize {
-                (off as u32) % (bsize as u32) == 0 // a 32-bit division is much cheaper
-            } else {
-                off % bsize == 0
-            }
-        })
+    off < (*page).capacity as usize * (*page).block_size
+        && ((*page).has_aligned() || page_ptr_unalign(page, p) as *const u8 == p)
 }
 
 /// Double free detection, the cheap half: a block whose link word decodes to null or to

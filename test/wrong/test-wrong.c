@@ -440,6 +440,33 @@ static void free_inside(size_t offset) {
   mi_free(keep);
 }
 
+static void* free_from_thread(void* arg) {
+  xfree(arg);
+  return NULL;
+}
+
+/* the same mistake made by another thread (the cross-thread free path) */
+static void case_free_interior_remote(void) {
+  void* keep = mi_malloc(64);
+  uint8_t* p = (uint8_t*)xmalloc(64);
+  fill(p, 64, 0x77);
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, &free_from_thread, p + 16) == 0);
+  pthread_join(t, NULL);
+  CHECK(all_bytes(p, 0x77, 64));
+  void* ps[2000];
+  size_t n = alloc_many(ps, 2000, 64, false);
+  check_distinct(ps, n, p, p + 64);
+  free_many(ps, n);
+  CHECK(all_bytes(p, 0x77, 64));
+  int before = errors_total();
+  CHECK(pthread_create(&t, NULL, &free_from_thread, p) == 0);   /* the real free is fine */
+  pthread_join(t, NULL);
+  CHECK(errors_total() == before);
+  heap_still_works();
+  mi_free(keep);
+}
+
 static void case_free_interior(void)  { free_inside(16); }
 static void case_free_unaligned(void) { free_inside(1); }
 
@@ -633,6 +660,7 @@ static const struct { const char* name; case_fun_t* fun; } cases[] = {
   { "double-free",          &case_double_free },
   { "free-interior",        &case_free_interior },
   { "free-unaligned",       &case_free_unaligned },
+  { "free-interior-remote", &case_free_interior_remote },
   { "free-stack",           &case_free_stack },
   { "free-mmap",            &case_free_mmap },
   { "free-libc",            &case_free_libc },
