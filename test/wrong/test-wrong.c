@@ -420,12 +420,25 @@ static void case_double_free(void) {
   mi_free(keep);
 }
 
-/* free a pointer into the middle of a live block; the block must be left alone */
-static void free_inside(size_t offset) {
+static void* free_from_thread(void* arg) {
+  xfree(arg);
+  return NULL;
+}
+
+/* xfree in a new thread (the cross-thread free path) */
+static void xfree_remote(void* p) {
+  pthread_t t;
+  CHECK(pthread_create(&t, NULL, &free_from_thread, p) == 0);
+  pthread_join(t, NULL);
+}
+
+/* free a pointer into the middle of a live block with `release`; the block must be
+   left alone */
+static void free_inside(size_t offset, void (*release)(void*)) {
   void* keep = mi_malloc(64);
   uint8_t* p = (uint8_t*)xmalloc(64);
   fill(p, 64, 0x77);
-  xfree(p + offset);
+  release(p + offset);
   CHECK(all_bytes(p, 0x77, 64));
   /* a free that went through would let the interior pointer be handed out */
   void* ps[2000];
@@ -434,41 +447,16 @@ static void free_inside(size_t offset) {
   free_many(ps, n);
   CHECK(all_bytes(p, 0x77, 64));
   int before = errors_total();
-  xfree(p);                                        /* the real free is fine */
+  release(p);                                      /* the real free is fine */
   CHECK(errors_total() == before);
   heap_still_works();
   mi_free(keep);
 }
 
-static void* free_from_thread(void* arg) {
-  xfree(arg);
-  return NULL;
-}
-
-/* the same mistake made by another thread (the cross-thread free path) */
-static void case_free_interior_remote(void) {
-  void* keep = mi_malloc(64);
-  uint8_t* p = (uint8_t*)xmalloc(64);
-  fill(p, 64, 0x77);
-  pthread_t t;
-  CHECK(pthread_create(&t, NULL, &free_from_thread, p + 16) == 0);
-  pthread_join(t, NULL);
-  CHECK(all_bytes(p, 0x77, 64));
-  void* ps[2000];
-  size_t n = alloc_many(ps, 2000, 64, false);
-  check_distinct(ps, n, p, p + 64);
-  free_many(ps, n);
-  CHECK(all_bytes(p, 0x77, 64));
-  int before = errors_total();
-  CHECK(pthread_create(&t, NULL, &free_from_thread, p) == 0);   /* the real free is fine */
-  pthread_join(t, NULL);
-  CHECK(errors_total() == before);
-  heap_still_works();
-  mi_free(keep);
-}
-
-static void case_free_interior(void)  { free_inside(16); }
-static void case_free_unaligned(void) { free_inside(1); }
+static void case_free_interior(void)  { free_inside(16, &xfree); }
+static void case_free_unaligned(void) { free_inside(1, &xfree); }
+/* the same mistake made by another thread */
+static void case_free_interior_remote(void) { free_inside(16, &xfree_remote); }
 
 static void case_free_stack(void) {
   long buf[8];
