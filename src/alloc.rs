@@ -451,19 +451,15 @@ mod tests {
 
     const OTHER: u8 = 0x11;
 
-    /// A fake block: `bsize` usable bytes and an 8-byte trailer, 8-aligned, with guard
-    /// bytes on both sides to catch writes outside it.
+    /// Room for a fake block of up to 112 usable bytes and its 8-byte trailer, 8-aligned,
+    /// after 8 guard bytes; every byte outside the fill must keep its value.
     struct Fake {
         buf: [u64; 16],
-        bsize: usize,
     }
 
     impl Fake {
-        fn new(bsize: usize) -> Fake {
-            let mut f = Fake {
-                buf: [0; 16],
-                bsize,
-            };
+        fn new() -> Fake {
+            let mut f = Fake { buf: [0; 16] };
             for b in f.bytes_mut() {
                 *b = OTHER;
             }
@@ -484,7 +480,7 @@ mod tests {
     fn fill_covers_exactly_the_bytes_after_the_request() {
         for bsize in [8usize, 16, 24, 40, 64, 104] {
             for delta in 0..=bsize {
-                let mut f = Fake::new(bsize);
+                let mut f = Fake::new();
                 let block = f.block();
                 // SAFETY: the fake block has bsize + 8 bytes inside `buf`.
                 unsafe { write_fill(block, bsize, delta) };
@@ -512,7 +508,7 @@ mod tests {
                 let req = bsize - delta;
                 let fill = delta.min(MAX_ALIGN_SIZE);
                 for k in 0..fill {
-                    let mut f = Fake::new(bsize);
+                    let mut f = Fake::new();
                     let block = f.block();
                     // SAFETY: the fake block has bsize + 8 bytes inside `buf`.
                     unsafe { write_fill(block, bsize, delta) };
@@ -531,7 +527,7 @@ mod tests {
                     }
                 }
                 // Writes inside the request or to the trailer are not fill changes.
-                let mut f = Fake::new(bsize);
+                let mut f = Fake::new();
                 let block = f.block();
                 // SAFETY: as above.
                 unsafe { write_fill(block, bsize, delta) };

@@ -19,24 +19,13 @@ use std::ptr::{null, null_mut};
 use mimalloc::capi::*;
 
 mod common;
-use common::{errno, set_errno};
+use common::{errno, set_errno, KIB, MIB, PAD, PADDING};
 
 // ---------------------------------------------------------------------------------------
 // Constants of api.md §0 (64-bit) and helpers
 // ---------------------------------------------------------------------------------------
 
-/// `MI_PADDING` is on: debug, secure, Valgrind/ASAN tracking or explicit padding, unless
-/// `no_padding` forces it off.
-const PADDING: bool = (cfg!(feature = "debug")
-    || cfg!(feature = "secure")
-    || cfg!(feature = "padding")
-    || cfg!(feature = "track_valgrind")
-    || cfg!(feature = "track_asan"))
-    && !cfg!(feature = "no_padding");
 /// `MI_PADDING_SIZE`.
-const PAD: usize = if PADDING { 8 } else { 0 };
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
 const MEDIUM_OBJ_SIZE_MAX: usize = 128 * KIB;
 const BLOCK_ALIGNMENT_MAX: usize = 16 * MIB;
 const MAX_ALLOC_SIZE: usize = 65536 * ((1usize << 32) - 2);

@@ -18,11 +18,8 @@ use std::sync::Mutex;
 use mimalloc::capi::*;
 
 mod common;
-use common::{errno, lock, set_errno};
+use common::{errno, lock, set_errno, GIB, KIB, MIB};
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
-const GIB: usize = 1024 * MIB;
 /// Arena block size (= segment size, the alignment of arenas).
 const ARENA_BLOCK: usize = 32 * MIB;
 const MAX_ARENAS: i32 = 112;

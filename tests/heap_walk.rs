@@ -11,22 +11,14 @@
 #![allow(clippy::missing_safety_doc, clippy::identity_op, unused_unsafe)]
 #![allow(unknown_lints, clippy::manual_is_multiple_of, clippy::unnecessary_cast)]
 
+mod common;
+use common::{KIB, MIB, PAD};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::c_void;
 use std::ptr::null_mut;
 
 use mimalloc::capi::*;
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
-/// `MI_PADDING` (see tests/api.rs).
-const PADDING: bool = (cfg!(feature = "debug")
-    || cfg!(feature = "secure")
-    || cfg!(feature = "padding")
-    || cfg!(feature = "track_valgrind")
-    || cfg!(feature = "track_asan"))
-    && !cfg!(feature = "no_padding");
-const PAD: usize = if PADDING { 8 } else { 0 };
 /// Size of a small page (one 64 KiB slice) and of a medium page (8 slices).
 const SMALL_PAGE: usize = 64 * KIB;
 const MEDIUM_PAGE: usize = 512 * KIB;

@@ -19,10 +19,8 @@ use std::sync::{mpsc, Mutex};
 use mimalloc::capi::*;
 
 mod common;
-use common::{errno, set_errno};
+use common::{errno, set_errno, KIB, MIB};
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
 const SEGMENT_SIZE: usize = 32 * MIB;
 const PTR: usize = std::mem::size_of::<*mut c_void>();
 /// Tests that measure memory reuse run one at a time (other tests' allocations would

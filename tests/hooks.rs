@@ -20,7 +20,6 @@ use std::sync::Mutex;
 
 use mimalloc::capi::*;
 
-const MIB: usize = 1024 * 1024;
 const OPT_SHOW_ERRORS: mi_option_t = 0;
 const OPT_VERBOSE: mi_option_t = 2;
 const EOVERFLOW: c_int = 75;
@@ -48,8 +47,7 @@ fn tid() -> usize {
 // ---------------------------------------------------------------------------------------
 
 mod common;
-use common::in_child;
-use common::{errno, lock, set_errno};
+use common::{errno, in_child, lock, set_errno, MIB};
 
 /// Run helper `name` in a child (clean `MIMALLOC_*` environment plus `env`); it must
 /// pass. Returns (stdout, stderr).

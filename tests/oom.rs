@@ -20,11 +20,7 @@ use std::time::{Duration, Instant};
 use mimalloc::capi::*;
 
 mod common;
-use common::{errno, set_errno};
-
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
-const GIB: usize = 1024 * MIB;
+use common::{errno, set_errno, GIB, KIB, MIB};
 
 /// Forks one child at a time: no other test of this binary is inside the allocator while
 /// a child is created.

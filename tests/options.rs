@@ -18,10 +18,6 @@ use std::sync::Mutex;
 
 use mimalloc::capi::*;
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
-const GIB: usize = 1024 * MIB;
-
 // mi_option_t (api.md §9.1)
 const SHOW_ERRORS: mi_option_t = 0;
 const SHOW_STATS: mi_option_t = 1;
@@ -103,8 +99,7 @@ const TABLE: [(mi_option_t, &str, c_long); 29] = [
 // ---------------------------------------------------------------------------------------
 
 mod common;
-use common::in_child;
-use common::{errno, lock, set_errno};
+use common::{errno, in_child, lock, set_errno, GIB, MIB};
 
 struct ChildOutput {
     ok: bool,

@@ -17,10 +17,6 @@ use std::sync::Mutex;
 
 use mimalloc::capi::*;
 
-const KIB: usize = 1024;
-const MIB: usize = 1024 * KIB;
-const GIB: usize = 1024 * MIB;
-
 const HEADER: &str =
     "heap stats:     peak       total       freed     current        unit       count   \n";
 /// Row labels from `reserved` on (internals.md §13.1, items 5–11).
@@ -254,7 +250,7 @@ fn check_table_ex(calls: &[String], fresh: bool) {
 // ---------------------------------------------------------------------------------------
 
 mod common;
-use common::in_child;
+use common::{in_child, GIB, MIB};
 
 /// Run helper test `name` in a child process (clean `MIMALLOC_*` environment plus `env`)
 /// and require that it passes. Returns its stderr.

@@ -5,6 +5,21 @@
 
 use std::process::{Command, Output};
 
+pub const KIB: usize = 1024;
+pub const MIB: usize = 1024 * KIB;
+pub const GIB: usize = 1024 * MIB;
+
+/// `MI_PADDING` is on: debug, secure, Valgrind/ASAN tracking or explicit padding, unless
+/// `no_padding` forces it off.
+pub const PADDING: bool = (cfg!(feature = "debug")
+    || cfg!(feature = "secure")
+    || cfg!(feature = "padding")
+    || cfg!(feature = "track_valgrind")
+    || cfg!(feature = "track_asan"))
+    && !cfg!(feature = "no_padding");
+/// The bytes of padding after every block.
+pub const PAD: usize = if PADDING { 8 } else { 0 };
+
 /// Set in a child to the name of the helper test it must run.
 pub const CHILD_ENV: &str = "MI_TEST_CHILD";
 
