@@ -21,7 +21,53 @@ pub unsafe fn page_malloc(heap: *mut Heap, page: *mut Page, size: usize, zero: b
     if block.is_null() {
         return page::malloc_generic(heap, size, zero, 0);
     }
-    (*page).free = page::block_next(page, block);
+    let next = page::block_next_unchecked(page, block);
+    if !page::link_is_valid(page, next) {
+        // (a tail call: the fast path then needs no saved registers)
+        return page_malloc_corrupted(heap, page, block, next, size, zero);
+    }
+    (*page).free = next;
+    if SECURE > 0 {
+        // The free list is in random order, so the hardware cannot guess where the next
+        // pop reads: start loading its link now.
+        crate::prim::prefetch(next as *const u8);
+    }
+    page_malloc_finish(heap, page, block, size, zero)
+}
+
+/// `page_malloc` found the link of the block it pops corrupted: report it, drop the
+/// rest of the free list (the page's other lists and unused capacity still serve), and
+/// hand out the block, which was itself on the free list.
+///
+/// # Safety
+/// As `page_malloc`; `block` is the head of `page`'s free list and `next` its link.
+#[cold]
+#[inline(never)]
+unsafe fn page_malloc_corrupted(
+    heap: *mut Heap,
+    page: *mut Page,
+    block: *mut Block,
+    next: *mut Block,
+    size: usize,
+    zero: bool,
+) -> *mut u8 {
+    page::block_next_corrupted(page, block, next);
+    (*page).free = ptr::null_mut();
+    page_malloc_finish(heap, page, block, size, zero)
+}
+
+/// The rest of `page_malloc` once `block` is off the free list.
+///
+/// # Safety
+/// As `page_malloc`; `block` was just popped from `page`'s free list.
+#[inline(always)]
+unsafe fn page_malloc_finish(
+    heap: *mut Heap,
+    page: *mut Page,
+    block: *mut Block,
+    size: usize,
+    zero: bool,
+) -> *mut u8 {
     (*page).used += 1;
     let p = block as *mut u8;
     if crate::track::ENABLED {
@@ -40,7 +86,10 @@ pub unsafe fn page_malloc(heap: *mut Heap, page: *mut Page, size: usize, zero: b
         (*block).next = 0;
     }
     if PADDING {
-        write_padding(page, block, size - PADDING_SIZE);
+        // A fresh request's bytes are undefined unless zeroed (or debug-filled), so the
+        // fill may overwrite its tail instead of blending with it.
+        let keep = zero || DEBUG > 0;
+        write_padding(page, block, size - PADDING_SIZE, keep);
     }
     if crate::track::ENABLED {
         let req = if PADDING {
@@ -150,6 +199,19 @@ pub(crate) unsafe fn write_fill(block: *mut Block, bsize: usize, delta: usize) {
     );
 }
 
+/// `write_fill` for a request whose bytes are undefined: the whole window is set to the
+/// pattern (the request's tail in it too), with no read and no masks.
+///
+/// # Safety
+/// As `fill_window`; the window must be writable and its bytes outside the fill need
+/// not be kept (the trailer is written afterwards).
+#[inline(always)]
+unsafe fn overwrite_fill(block: *mut Block, bsize: usize, delta: usize) {
+    debug_assert!(bsize >= INTPTR_SIZE && delta <= bsize);
+    let at = (block as *mut u8).add(bsize - delta.max(8));
+    ptr::write_unaligned(at as *mut [u64; 2], [PADDING_WORD; 2]);
+}
+
 /// Whether the fill written by `write_fill` is unchanged (one branch-free test).
 ///
 /// # Safety
@@ -184,13 +246,18 @@ pub(crate) unsafe fn first_changed_fill(
 ///
 /// # Safety
 /// `block` must be a block of `page` in use, `req <= page.usable_block_size()`, and
-/// `page` a page of a padding build.
+/// `page` a page of a padding build. Unless `keep`, the request's bytes are undefined
+/// and may be overwritten.
 #[inline]
-pub(crate) unsafe fn write_padding(page: *mut Page, block: *mut Block, req: usize) {
+pub(crate) unsafe fn write_padding(page: *mut Page, block: *mut Block, req: usize, keep: bool) {
     let bsize = (*page).usable_block_size();
     let delta = bsize - req;
     // Fill first: its window may overlap the trailer.
-    write_fill(block, bsize, delta);
+    if keep {
+        write_fill(block, bsize, delta);
+    } else {
+        overwrite_fill(block, bsize, delta);
+    }
     let pad = (block as *mut u8).add(bsize) as *mut Padding;
     ptr::write_unaligned(
         pad,
@@ -337,7 +404,7 @@ pub unsafe fn heap_realloc_zero(
             let seg = crate::segment::ptr_segment(p);
             let page = crate::segment::page_of(seg, p);
             crate::track::mem_undefined(p.add(newsize), (*page).block_size - newsize);
-            write_padding(page, p as *mut Block, newsize);
+            write_padding(page, p as *mut Block, newsize, true);
             crate::track::mem_noaccess(p.add(newsize), (*page).block_size - newsize);
         }
         return p;
@@ -389,7 +456,7 @@ unsafe fn grow_in_block(p: *mut u8, size: usize, newsize: usize, zero: bool) -> 
     if zero {
         ptr::write_bytes(p.add(size), 0, newsize - size);
     }
-    write_padding(page, block, offset + newsize);
+    write_padding(page, block, offset + newsize, true);
     crate::track::mem_noaccess(p.add(newsize), (*page).block_size - offset - newsize);
     true
 }
@@ -497,6 +564,31 @@ mod tests {
                     assert!(fill_is_intact(block, bsize, delta));
                     assert_eq!(first_changed_fill(block, bsize, delta), None);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn overwritten_fill_stays_inside_the_block_and_checks_intact() {
+        for bsize in [8usize, 16, 24, 40, 64, 104] {
+            for delta in 0..=bsize {
+                let mut f = Fake::new();
+                let block = f.block();
+                // SAFETY: the fake block has bsize + 8 bytes inside `buf`.
+                unsafe { overwrite_fill(block, bsize, delta) };
+                let req = bsize - delta;
+                let fill = delta.min(MAX_ALIGN_SIZE);
+                for (i, &b) in f.bytes_mut().iter().enumerate() {
+                    let off = i as isize - 8;
+                    if off >= req as isize && off < (req + fill) as isize {
+                        assert_eq!(b, DEBUG_PADDING, "bsize {bsize} delta {delta} byte {off}");
+                    } else if off < 0 || off >= bsize as isize + 8 {
+                        // only the block and its trailer may be written
+                        assert_eq!(b, OTHER, "bsize {bsize} delta {delta} byte {off}");
+                    }
+                }
+                // SAFETY: as above.
+                unsafe { assert!(fill_is_intact(block, bsize, delta)) };
             }
         }
     }

@@ -155,19 +155,58 @@ unsafe fn free_generic(seg: *mut Segment, page: *mut Page, is_local: bool, p: *m
     } else {
         // Another thread's page: read only what cannot change while one of its blocks
         // is in use (block size, start, reserved count, the aligned flag); `capacity`
-        // is the owner's to change, so the checked bound is `reserved`.
-        let off = (p as usize).wrapping_sub((*page).page_start as usize);
-        if CHECKED && off >= (*page).reserved as usize * (*page).block_size {
+        // is the owner's to change, so the checked bound is `reserved`. The aligned flag
+        // was set before any aligned block of the page was handed out, so a pointer
+        // into such a block (passed to us with the synchronisation that any hand-over
+        // needs) finds it set. Release builds unalign anyway, as mimalloc does (a
+        // stray interior pointer then frees its block rather than corrupting the
+        // page); checked builds report it: by the canary, or by the exact test.
+        let has_aligned = (*page).has_aligned();
+        if CHECKED && !remote_block_plausible(page, p, has_aligned) {
             report_invalid_block(p, "mi_free");
             return;
         }
-        let block = page_ptr_unalign(page, p);
-        if CHECKED && block as *const u8 != p as *const u8 && !(*page).has_aligned() {
+        let block = if has_aligned || !START_BY_CANARY {
+            page_ptr_unalign(page, p)
+        } else {
+            p as *mut Block
+        };
+        if CHECKED && !START_BY_CANARY && !has_aligned && block as *const u8 != p as *const u8 {
             report_invalid_block(p, "mi_free");
             return;
         }
         free_block_mt(seg, page, block);
     }
+}
+
+/// Checked remote frees: `p` lies in the reserved block area of `page` and, unless the
+/// page holds aligned blocks (then `p` may be anywhere in a block), so does the block
+/// that would start at `p`, trailer included. As for local frees, the exact test of the
+/// block start is left to the canary when `START_BY_CANARY`, and done by the caller
+/// otherwise.
+///
+/// # Safety
+/// `page` must be the page descriptor of `p` in a live segment.
+#[inline(always)]
+unsafe fn remote_block_plausible(page: *const Page, p: *const u8, has_aligned: bool) -> bool {
+    let off = (p as usize).wrapping_sub((*page).page_start as usize);
+    let area = (*page).reserved as usize * (*page).block_size;
+    off < area && (has_aligned || off + (*page).block_size <= area)
+}
+
+/// The exact block-start test of a remote free (bounded by `reserved`, which the owner
+/// never changes while blocks of the page are in use), with the report.
+///
+/// # Safety
+/// As `remote_block_plausible`.
+unsafe fn check_remote_block_start(page: *const Page, p: *const u8) -> bool {
+    let off = (p as usize).wrapping_sub((*page).page_start as usize);
+    let valid = off < (*page).reserved as usize * (*page).block_size
+        && ((*page).has_aligned() || page_ptr_unalign(page, p) as *const u8 == p);
+    if !valid {
+        report_invalid_block(p, "mi_free");
+    }
+    valid
 }
 
 /// The start of the block containing `p` (for interior pointers of aligned blocks).
@@ -203,7 +242,14 @@ unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
         crate::track::mem_defined(block as *const u8, (*page).block_size);
     }
     if PADDING {
-        check_padding(page, block);
+        if !padding_is_intact(page, block) {
+            // An interior pointer (when the canary vouches for block starts) is
+            // reported and left alone; an overflow is reported and the block freed.
+            if START_BY_CANARY && !check_remote_block_start(page, block as *const u8) {
+                return;
+            }
+            report_overflow(page, block);
+        }
         // The link word written below (on the thread-free or delayed list) must not look
         // like an overflow when the owner checks the padding again.
         padding_shrink(page, block, INTPTR_SIZE);
@@ -399,7 +445,8 @@ unsafe fn block_start_plausible(page: *const Page, p: *const u8) -> bool {
     // area (a free span has block size 0 and so an empty area).
     let off = (p as usize).wrapping_sub((*page).page_start as usize);
     let area = (*page).capacity as usize * (*page).block_size;
-    off < area && area - off >= (*page).block_size
+    // (`off < area` keeps the sum from wrapping: areas are far below 2^63)
+    off < area && off + (*page).block_size <= area
 }
 
 /// The padding check of a local free failed: tell an interior pointer (reported and
@@ -484,32 +531,19 @@ unsafe fn list_contains(page: *const Page, mut list: *mut Block, elem: *const Bl
     false
 }
 
-/// Check the canary and the fill bytes after the requested size; report an overflow.
+/// The canary matches and the fill bytes after the request are unchanged (no loop,
+/// whatever the sizes).
 ///
 /// # Safety
 /// `block` must be a block of `page` (so its trailer is readable).
 #[inline(always)]
-unsafe fn check_padding(page: *const Page, block: *const Block) -> bool {
-    let ok = padding_is_intact(page, block);
-    if !ok {
-        report_overflow(page, block);
-    }
-    ok
-}
-
-/// The canary matches and the fill bytes are unchanged: one branch, whatever the sizes.
-///
-/// # Safety
-/// As `check_padding`.
-#[inline(always)]
 unsafe fn padding_is_intact(page: *const Page, block: *const Block) -> bool {
     let bsize = (*page).usable_block_size();
     let pad = ptr::read_unaligned((block as *const u8).add(bsize) as *const crate::alloc::Padding);
-    let canary_ok = pad.canary == crate::alloc::padding_canary(page, block);
-    let delta_ok = (pad.delta as usize) <= bsize;
-    // With a bad delta, test a window that is valid anyway; the result is discarded.
-    let fill_ok = crate::alloc::fill_is_intact(block, bsize, (pad.delta as usize).min(bsize));
-    canary_ok & delta_ok & fill_ok
+    // (branches: all three hold in a correct program, so they are predicted)
+    pad.canary == crate::alloc::padding_canary(page, block)
+        && (pad.delta as usize) <= bsize
+        && crate::alloc::fill_is_intact(block, bsize, pad.delta as usize)
 }
 
 /// Report a damaged trailer or fill with the offset of the first changed byte.

@@ -244,19 +244,40 @@ pub fn ptr_decode(null_marker: usize, x: usize, keys: &[usize; 2]) -> *mut Block
 /// `block` must be a free block of `page`.
 #[inline(always)]
 pub unsafe fn block_next(page: *const Page, block: *const Block) -> *mut Block {
-    crate::track::link_open(block as *const u8);
-    let next = ptr_decode(page as usize, (*block).next, &(*page).keys);
-    crate::track::link_close(block as *const u8);
-    if ENCODE_FREELIST && !next.is_null() && !is_block_area_of(page, next as *const u8) {
+    let next = block_next_unchecked(page, block);
+    if !link_is_valid(page, next) {
         block_next_corrupted(page, block, next);
         return ptr::null_mut();
     }
     next
 }
 
+/// The decoded link of a free block, not yet validated (see `link_is_valid`).
+///
+/// # Safety
+/// `block` must be a free block of `page`.
+#[inline(always)]
+pub unsafe fn block_next_unchecked(page: *const Page, block: *const Block) -> *mut Block {
+    crate::track::link_open(block as *const u8);
+    let next = ptr_decode(page as usize, (*block).next, &(*page).keys);
+    crate::track::link_close(block as *const u8);
+    next
+}
+
+/// Whether a decoded link can be followed: null, or (with encoded lists, where a
+/// corrupted link decodes to garbage) a block of the page's initialised area.
+///
+/// # Safety
+/// `page` must be a live page.
+#[inline(always)]
+pub unsafe fn link_is_valid(page: *const Page, next: *const Block) -> bool {
+    !ENCODE_FREELIST || next.is_null() || is_block_area_of(page, next as *const u8)
+}
+
+/// Report a free-list link that does not decode to a block of its page.
 #[cold]
 #[inline(never)]
-fn block_next_corrupted(page: *const Page, block: *const Block, next: *mut Block) {
+pub fn block_next_corrupted(page: *const Page, block: *const Block, next: *mut Block) {
     // SAFETY: `page` is a live page (caller's contract).
     let bs = unsafe { (*page).block_size };
     crate::mi_error!(

@@ -270,3 +270,16 @@ pub fn current_numa_node() -> usize {
         0
     }
 }
+
+/// Hint that the cache line at `p` is read soon (no fault if `p` is not mapped).
+#[inline(always)]
+pub fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and changes no state the
+    // program can observe.
+    unsafe {
+        core::arch::x86_64::_mm_prefetch(p as *const i8, core::arch::x86_64::_MM_HINT_T0)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}

@@ -62,11 +62,13 @@ pub struct Segment {
     pub abandoned: usize,
     pub abandoned_visits: usize,
     pub used: usize,
-    pub cookie: usize,
     pub segment_slices: usize,
     pub segment_info_slices: usize,
     /// Number of valid entries in `slices` (≤ `SLICES_PER_SEGMENT`).
     pub slice_entries: usize,
+    /// `segment address ^ main cookie`; next to `thread_id`, which every free reads
+    /// too, so that checked frees touch no extra cache line of the header.
+    pub cookie: usize,
     pub thread_id: AtomicUsize,
     pub slices: [Page; SLICES_PER_SEGMENT + 1],
 }
