@@ -15,6 +15,8 @@ usage: bench/run.sh [options]
   --quick            short runs for testing the harness (--scale 0.1; 3 repetitions)
   --scale F          multiply every workload's iteration count by F (default 1)
   --reps N           repetitions per allocator and workload; the median is reported (default 3)
+  --stat median|min  the time reported per workload (default median); on a noisy machine
+                     the minimum is the steadier estimate of an allocator's own cost
   --threads N        worker threads of the multi-threaded workloads (default: online CPUs)
   --only LIST        comma-separated workloads (default: all); "stress" and
                      "programs" name the two groups:
@@ -36,6 +38,7 @@ EOF
 ours="${MIMALLOC_RS_LIB:-$root/out/release/libmimalloc.so}"
 scale=1
 reps=3
+stat=median
 threads=$(nproc 2>/dev/null || echo 2)
 stress_workloads="churn,larson,prodcons,threadchurn,large,realloc,mtchurn"
 program_workloads="py,perl,sqlite,gcc"
@@ -54,6 +57,8 @@ while [[ $# -gt 0 ]]; do
     --quick) scale=0.1; shift ;;
     --scale) scale="$2"; shift 2 ;;
     --reps) reps="$2"; shift 2 ;;
+    --stat) stat="$2"; shift 2 ;;
+    --stat=*) stat="${1#*=}"; shift ;;
     --threads) threads="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --allocators) alloc_list="$2"; shift 2 ;;
@@ -71,6 +76,7 @@ note() { echo "note: $*" >&2; }
 die() { echo "run.sh: $*" >&2; exit 1; }
 
 [[ "$reps" =~ ^[1-9][0-9]*$ ]] || die "--reps must be a positive integer"
+[[ "$stat" == median || "$stat" == min ]] || die "--stat must be median or min"
 [[ "$threads" =~ ^[1-9][0-9]*$ ]] || die "--threads must be a positive integer"
 
 # ------------------------------------------------------------------ build
@@ -178,7 +184,7 @@ done
 # ----------------------------------------------------------------- report
 cpu_model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)
 glibc_ver=$(ldd --version 2>/dev/null | awk 'NR == 1 { print $NF }')
-echo "Allocator benchmarks: $ncpu CPUs${cpu_model:+ ($cpu_model)}, threads=$threads, scale=$scale, median of $reps"
+echo "Allocator benchmarks: $ncpu CPUs${cpu_model:+ ($cpu_model)}, threads=$threads, scale=$scale, $stat of $reps"
 echo "load average at start: $load"
 for i in "${!names[@]}"; do
   if [[ -z "${libs[$i]}" ]]; then printf '  %-10s system malloc (glibc %s)\n' "${names[$i]}" "$glibc_ver"
@@ -191,13 +197,18 @@ printf '  %s\n' "${wl[@]}"
 echo
 
 awk -F'\t' -v order="$(IFS=,; echo "${names[*]}")" -v worder="$(IFS=,; echo "${workloads[*]}")" \
-    -v ref="$ref" -v logs="$builddir/logs" '
+    -v ref="$ref" -v logs="$builddir/logs" -v stat="$stat" '
   function median(key,   n, i, j, t, a) {
     n = cnt[key]
     for (i = 1; i <= n; i++) a[i] = vals[key, i]
     for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
     if (n % 2) return a[(n + 1) / 2]
     return (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  function minimum(key,   n, i, lo) {
+    n = cnt[key]; lo = vals[key, 1]
+    for (i = 2; i <= n; i++) if (vals[key, i] < lo) lo = vals[key, i]
+    return lo
   }
   function spread(key,   n, i, lo, hi, m) {
     n = cnt[key]; lo = hi = vals[key, 1]
@@ -217,14 +228,15 @@ awk -F'\t' -v order="$(IFS=,; echo "${names[*]}")" -v worder="$(IFS=,; echo "${w
     for (w = 1; w <= nw; w++) for (a = 1; a <= na; a++) {
       k = W[w] SUBSEP A[a]
       if (cnt[k] > 0 && !(k in failed)) {
-        T[k] = median(k); S[k] = spread(k)
+        T[k] = (stat == "min" ? minimum(k) : median(k)); S[k] = spread(k)
         # median peak RSS in MiB
         n = rcnt[k]; for (i = 1; i <= n; i++) vals["rss", i] = rss[k, i]; cnt["rss"] = n
         R[k] = median("rss") / 1024
       }
     }
     # time table
-    printf "Time: median wall-clock seconds, (ratio = time / time of %s; >1 means slower than %s)\n", ref, ref
+    printf "Time: %s wall-clock seconds,", stat
+    printf " (ratio = time / time of %s; >1 means slower than %s)\n", ref, ref
     printf "%-12s", "workload"; for (a = 1; a <= na; a++) printf " %17s", A[a]; printf "\n"
     for (w = 1; w <= nw; w++) {
       printf "%-12s", W[w]
