@@ -249,6 +249,9 @@ unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
                 return;
             }
             report_overflow(page, block);
+            // Reported once: rewrite the trailer (for a request of the link word's
+            // size) so that the owner, which checks a delayed free again, stays quiet.
+            crate::alloc::write_padding(page, block, INTPTR_SIZE, true);
         }
         // The link word written below (on the thread-free or delayed list) must not look
         // like an overflow when the owner checks the padding again.

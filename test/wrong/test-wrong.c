@@ -458,6 +458,18 @@ static void case_free_unaligned(void) { free_inside(1, &xfree); }
 /* the same mistake made by another thread */
 static void case_free_interior_remote(void) { free_inside(16, &xfree_remote); }
 
+/* the overflow of case_overflow, freed by another thread (the cross-thread free path
+   checks the padding too, and frees the block) */
+static void case_overflow_remote(void) {
+  void* keep = mi_malloc(13);
+  uint8_t* p = (uint8_t*)xmalloc(13);
+  fill(p, 13, 1);
+  poke(p, 13, 0x2A);
+  xfree_remote(p);
+  heap_still_works();
+  mi_free(keep);
+}
+
 static void case_free_stack(void) {
   long buf[8];
   memset(buf, 0x11, sizeof(buf));
@@ -644,6 +656,7 @@ static const struct { const char* name; case_fun_t* fun; } cases[] = {
   { "overflow-canary",      &case_overflow_canary },
   { "overflow-grown",       &case_overflow_grown },
   { "overflow-skip",        &case_overflow_skip },
+  { "overflow-remote",      &case_overflow_remote },
   { "overflow-read",        &case_overflow_read },
   { "double-free",          &case_double_free },
   { "free-interior",        &case_free_interior },
