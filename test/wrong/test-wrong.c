@@ -342,16 +342,19 @@ static void case_promises(void) {
 --------------------------------------------------------------------------- */
 
 /* write one byte past a 13-byte block (into the fill bytes of the padding; in a
-   build without padding the byte is still inside the 16-byte block) */
-static void case_overflow(void) {
+   build without padding the byte is still inside the 16-byte block), then free the
+   block with `release` */
+static void overflow_by_one(void (*release)(void*)) {
   void* keep = mi_malloc(13);
   uint8_t* p = (uint8_t*)xmalloc(13);
   fill(p, 13, 1);
   poke(p, 13, 0x2A);
-  xfree(p);
+  release(p);
   heap_still_works();
   mi_free(keep);
 }
+
+static void case_overflow(void) { overflow_by_one(&xfree); }
 
 /* write one byte past a 16-byte block: the block has no slack (mi_malloc(16) in a
    padding build is a 24-byte block: 16 bytes and the canary), so the byte lands in
@@ -460,15 +463,7 @@ static void case_free_interior_remote(void) { free_inside(16, &xfree_remote); }
 
 /* the overflow of case_overflow, freed by another thread (the cross-thread free path
    checks the padding too, and frees the block) */
-static void case_overflow_remote(void) {
-  void* keep = mi_malloc(13);
-  uint8_t* p = (uint8_t*)xmalloc(13);
-  fill(p, 13, 1);
-  poke(p, 13, 0x2A);
-  xfree_remote(p);
-  heap_still_works();
-  mi_free(keep);
-}
+static void case_overflow_remote(void) { overflow_by_one(&xfree_remote); }
 
 static void case_free_stack(void) {
   long buf[8];
