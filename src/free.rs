@@ -72,7 +72,7 @@ unsafe fn page_retire_cold(page: *mut Page) {
 /// in full and reports, so the common path needs no saved registers.
 #[inline(always)]
 unsafe fn free_block_local(page: *mut Page, block: *mut Block, check_full: bool, tracked: bool) {
-    if CHECKED && !block_start_plausible(page, block as *const u8) {
+    if CHECKED && !block_start_plausible(page, block as *const u8, (*page).capacity, false) {
         return free_block_local_checked(page, block, check_full, tracked);
     }
     if crate::track::ENABLED && tracked {
@@ -95,7 +95,7 @@ unsafe fn free_block_local_checked(
     tracked: bool,
 ) {
     if CHECKED {
-        if !block_start_plausible(page, block as *const u8) {
+        if !block_start_plausible(page, block as *const u8, (*page).capacity, false) {
             report_invalid_block(block as *const u8, "mi_free");
             return;
         }
@@ -106,7 +106,8 @@ unsafe fn free_block_local_checked(
             return;
         }
     }
-    if PADDING && !padding_is_intact(page, block) && !padding_failed(page, block) {
+    if PADDING && !padding_is_intact(page, block) && !padding_failed(page, block, (*page).capacity)
+    {
         return;
     }
     free_block_local_unchecked(page, block, check_full, tracked)
@@ -162,51 +163,17 @@ unsafe fn free_generic(seg: *mut Segment, page: *mut Page, is_local: bool, p: *m
         // stray interior pointer then frees its block rather than corrupting the
         // page); checked builds report it: by the canary, or by the exact test.
         let has_aligned = (*page).has_aligned();
-        if CHECKED && !remote_block_plausible(page, p, has_aligned) {
+        if CHECKED && !block_start_plausible(page, p, (*page).reserved, has_aligned) {
             report_invalid_block(p, "mi_free");
             return;
         }
-        let block = if has_aligned || !START_BY_CANARY {
+        let block = if has_aligned || !CHECKED {
             page_ptr_unalign(page, p)
         } else {
             p as *mut Block
         };
-        if CHECKED && !START_BY_CANARY && !has_aligned && block as *const u8 != p as *const u8 {
-            report_invalid_block(p, "mi_free");
-            return;
-        }
         free_block_mt(seg, page, block);
     }
-}
-
-/// Checked remote frees: `p` lies in the reserved block area of `page` and, unless the
-/// page holds aligned blocks (then `p` may be anywhere in a block), so does the block
-/// that would start at `p`, trailer included. As for local frees, the exact test of the
-/// block start is left to the canary when `START_BY_CANARY`, and done by the caller
-/// otherwise.
-///
-/// # Safety
-/// `page` must be the page descriptor of `p` in a live segment.
-#[inline(always)]
-unsafe fn remote_block_plausible(page: *const Page, p: *const u8, has_aligned: bool) -> bool {
-    let off = (p as usize).wrapping_sub((*page).page_start as usize);
-    let area = (*page).reserved as usize * (*page).block_size;
-    off < area && (has_aligned || off + (*page).block_size <= area)
-}
-
-/// The exact block-start test of a remote free (bounded by `reserved`, which the owner
-/// never changes while blocks of the page are in use), with the report.
-///
-/// # Safety
-/// As `remote_block_plausible`.
-unsafe fn check_remote_block_start(page: *const Page, p: *const u8) -> bool {
-    let off = (p as usize).wrapping_sub((*page).page_start as usize);
-    let valid = off < (*page).reserved as usize * (*page).block_size
-        && ((*page).has_aligned() || page_ptr_unalign(page, p) as *const u8 == p);
-    if !valid {
-        report_invalid_block(p, "mi_free");
-    }
-    valid
 }
 
 /// The start of the block containing `p` (for interior pointers of aligned blocks).
@@ -241,21 +208,11 @@ unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
     if crate::track::ENABLED {
         crate::track::mem_defined(block as *const u8, (*page).block_size);
     }
-    if PADDING {
-        if !padding_is_intact(page, block) {
-            // An interior pointer (when the canary vouches for block starts) is
-            // reported and left alone; an overflow is reported and the block freed.
-            if START_BY_CANARY && !check_remote_block_start(page, block as *const u8) {
-                return;
-            }
-            report_overflow(page, block);
-            // Reported once: rewrite the trailer (for a request of the link word's
-            // size) so that the owner, which checks a delayed free again, stays quiet.
-            crate::alloc::write_padding(page, block, INTPTR_SIZE, true);
-        }
-        // The link word written below (on the thread-free or delayed list) must not look
-        // like an overflow when the owner checks the padding again.
-        padding_shrink(page, block, INTPTR_SIZE);
+    // The only check of the trailer: the owner takes the block back unchecked (from the
+    // thread-free list, or the heap's delayed list).
+    if PADDING && !padding_is_intact(page, block) && !padding_failed(page, block, (*page).reserved)
+    {
+        return;
     }
     if DEBUG > 0 {
         free_stats(page, block);
@@ -338,8 +295,9 @@ pub unsafe fn free_delayed_block(block: *mut Block) -> bool {
         return false;
     }
     page::free_collect(page, false);
-    // The remote freer already told the tracker.
-    free_block_local(page, block, true, false);
+    // The remote freer already checked the block and told the tracker; its link word now
+    // holds our delayed-list link, which the checks would misread.
+    free_block_local_unchecked(page, block, true, false);
     true
 }
 
@@ -433,61 +391,57 @@ fn report_invalid_block(p: *const u8, msg: &str) {
     );
 }
 
-/// Checked local frees: `p` may start a block of `page`. With `START_BY_CANARY` this is
-/// the bounds test that makes the trailer readable, and the canary settles the rest;
-/// otherwise it is the exact test.
+/// Checked frees: `p` may be a block of `page` among its first `count` blocks
+/// (`capacity` for the owner; `reserved` for other threads, as the owner changes
+/// `capacity`). With `START_BY_CANARY` this is the bounds test that makes the trailer
+/// readable -- the whole block that would start at `p` lies in the area, unless
+/// `interior` pointers are allowed (pages with aligned blocks, before unaligning) -- and
+/// the canary settles the rest; otherwise it is the exact test.
 ///
 /// # Safety
 /// `page` must be the page descriptor of `p` in a live segment.
 #[inline(always)]
-unsafe fn block_start_plausible(page: *const Page, p: *const u8) -> bool {
+unsafe fn block_start_plausible(
+    page: *const Page,
+    p: *const u8,
+    count: u32,
+    interior: bool,
+) -> bool {
     if !START_BY_CANARY {
-        return is_block_start(page, p);
+        return is_block_start(page, p, count);
     }
-    // `off + block_size <= area`: the whole block, trailer included, is in the block
-    // area (a free span has block size 0 and so an empty area).
+    // (a free span has block size 0 and so an empty area)
     let off = (p as usize).wrapping_sub((*page).page_start as usize);
-    let area = (*page).capacity as usize * (*page).block_size;
+    let area = count as usize * (*page).block_size;
     // (`off < area` keeps the sum from wrapping: areas are far below 2^63)
-    off < area && off + (*page).block_size <= area
+    off < area && (interior || off + (*page).block_size <= area)
 }
 
-/// The padding check of a local free failed: tell an interior pointer (reported and
-/// ignored: returns false) from a real overflow (reported; the block is still freed, as
-/// mimalloc does: returns true).
+/// The padding check of a free failed: tell an interior pointer (reported and ignored:
+/// returns false) from a real overflow (reported; the block is still freed, as mimalloc
+/// does: returns true). `count` bounds the blocks as in `block_start_plausible`.
 #[cold]
 #[inline(never)]
-unsafe fn padding_failed(page: *const Page, block: *const Block) -> bool {
-    if START_BY_CANARY && !check_block_start(page, block as *const u8, "mi_free") {
+unsafe fn padding_failed(page: *const Page, block: *const Block, count: u32) -> bool {
+    if START_BY_CANARY && !is_block_start(page, block as *const u8, count) {
+        report_invalid_block(block as *const u8, "mi_free");
         return false;
     }
     report_overflow(page, block);
     true
 }
 
-/// Debug / secure: `p` must point at a block of its page (anywhere in the block if the
-/// page holds aligned blocks, else at its start) -- not into the middle of a block, not
-/// into free space of a segment (a span without blocks has block size 0).
+/// The exact block-start test: `p` points at one of the first `count` blocks of `page`
+/// (anywhere in it if the page holds aligned blocks, else at its start) -- not into the
+/// middle of a block, not into free space of a segment (a span without blocks has block
+/// size 0).
 ///
 /// # Safety
 /// `page` must be the page descriptor of `p` in a live segment.
-unsafe fn check_block_start(page: *const Page, p: *const u8, msg: &str) -> bool {
-    let valid = is_block_start(page, p);
-    if !valid {
-        report_invalid_block(p, msg);
-    }
-    valid
-}
-
-/// The exact test of `check_block_start`, without the report.
-///
-/// # Safety
-/// As `check_block_start`.
 #[inline]
-unsafe fn is_block_start(page: *const Page, p: *const u8) -> bool {
+unsafe fn is_block_start(page: *const Page, p: *const u8, count: u32) -> bool {
     let off = (p as usize).wrapping_sub((*page).page_start as usize);
-    // (a free span has block size 0, so no offset is below its area)
-    off < (*page).capacity as usize * (*page).block_size
+    off < count as usize * (*page).block_size
         && ((*page).has_aligned() || page_ptr_unalign(page, p) as *const u8 == p)
 }
 
@@ -569,19 +523,6 @@ unsafe fn report_overflow(page: *const Page, block: *const Block) {
         bsize,
         after
     );
-}
-
-/// Make the recorded request at least `min_size` bytes (keeping the trailer valid), so
-/// that writes below `min_size` no longer count as overflows.
-unsafe fn padding_shrink(page: *const Page, block: *const Block, min_size: usize) {
-    let bsize = (*page).usable_block_size();
-    let pad_at = (block as *mut u8).add(bsize) as *mut crate::alloc::Padding;
-    let mut pad = ptr::read_unaligned(pad_at);
-    let req = bsize - (pad.delta as usize).min(bsize);
-    if req < min_size && min_size <= bsize {
-        pad.delta = (bsize - min_size) as u32;
-        ptr::write_unaligned(pad_at, pad);
-    }
 }
 
 unsafe fn free_stats(page: *const Page, block: *const Block) {
