@@ -207,8 +207,7 @@ pub(crate) unsafe fn write_fill(block: *mut Block, bsize: usize, delta: usize) {
 /// not be kept (the trailer is written afterwards).
 #[inline(always)]
 unsafe fn overwrite_fill(block: *mut Block, bsize: usize, delta: usize) {
-    debug_assert!(bsize >= INTPTR_SIZE && delta <= bsize);
-    let at = (block as *mut u8).add(bsize - delta.max(8));
+    let (at, _, _) = fill_window(block, bsize, delta); // (the unused mask load folds away)
     ptr::write_unaligned(at as *mut [u64; 2], [PADDING_WORD; 2]);
 }
 
@@ -543,52 +542,36 @@ mod tests {
         }
     }
 
+    /// Both fill writers set exactly the fill bytes; `write_fill` keeps every other byte,
+    /// `overwrite_fill` every byte outside the block and its trailer.
     #[test]
     fn fill_covers_exactly_the_bytes_after_the_request() {
-        for bsize in [8usize, 16, 24, 40, 64, 104] {
-            for delta in 0..=bsize {
-                let mut f = Fake::new();
-                let block = f.block();
-                // SAFETY: the fake block has bsize + 8 bytes inside `buf`.
-                unsafe { write_fill(block, bsize, delta) };
-                let req = bsize - delta;
-                let fill = delta.min(MAX_ALIGN_SIZE);
-                for (i, &b) in f.bytes_mut().iter().enumerate() {
-                    let off = i as isize - 8;
-                    let in_fill = off >= req as isize && off < (req + fill) as isize;
-                    let want = if in_fill { DEBUG_PADDING } else { OTHER };
-                    assert_eq!(b, want, "bsize {bsize} delta {delta} byte {off}");
-                }
-                // SAFETY: as above.
-                unsafe {
-                    assert!(fill_is_intact(block, bsize, delta));
-                    assert_eq!(first_changed_fill(block, bsize, delta), None);
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn overwritten_fill_stays_inside_the_block_and_checks_intact() {
-        for bsize in [8usize, 16, 24, 40, 64, 104] {
-            for delta in 0..=bsize {
-                let mut f = Fake::new();
-                let block = f.block();
-                // SAFETY: the fake block has bsize + 8 bytes inside `buf`.
-                unsafe { overwrite_fill(block, bsize, delta) };
-                let req = bsize - delta;
-                let fill = delta.min(MAX_ALIGN_SIZE);
-                for (i, &b) in f.bytes_mut().iter().enumerate() {
-                    let off = i as isize - 8;
-                    if off >= req as isize && off < (req + fill) as isize {
-                        assert_eq!(b, DEBUG_PADDING, "bsize {bsize} delta {delta} byte {off}");
-                    } else if off < 0 || off >= bsize as isize + 8 {
-                        // only the block and its trailer may be written
-                        assert_eq!(b, OTHER, "bsize {bsize} delta {delta} byte {off}");
+        type Writer = unsafe fn(*mut Block, usize, usize);
+        for (write, keeps_block) in [(write_fill as Writer, true), (overwrite_fill, false)] {
+            for bsize in [8usize, 16, 24, 40, 64, 104] {
+                for delta in 0..=bsize {
+                    let mut f = Fake::new();
+                    let block = f.block();
+                    // SAFETY: the fake block has bsize + 8 bytes inside `buf`.
+                    unsafe { write(block, bsize, delta) };
+                    let req = bsize - delta;
+                    let fill = delta.min(MAX_ALIGN_SIZE);
+                    for (i, &b) in f.bytes_mut().iter().enumerate() {
+                        let off = i as isize - 8;
+                        let what =
+                            format!("keeps {keeps_block} bsize {bsize} delta {delta} byte {off}");
+                        if off >= req as isize && off < (req + fill) as isize {
+                            assert_eq!(b, DEBUG_PADDING, "{what}");
+                        } else if keeps_block || off < 0 || off >= bsize as isize + 8 {
+                            assert_eq!(b, OTHER, "{what}");
+                        }
+                    }
+                    // SAFETY: as above.
+                    unsafe {
+                        assert!(fill_is_intact(block, bsize, delta));
+                        assert_eq!(first_changed_fill(block, bsize, delta), None);
                     }
                 }
-                // SAFETY: as above.
-                unsafe { assert!(fill_is_intact(block, bsize, delta)) };
             }
         }
     }

@@ -898,7 +898,8 @@ mod tests {
                 }
             }
         }
-        // independent picks: about 1/32 of the early pairs; about 1/64 adjacent overall
+        // independent picks: about 1/32 of the early pairs; a few percent adjacent overall
+        // (1/64 by chance, more near the end, where picks skip past emptied slices)
         assert!(
             shared_bits * 10 < early_pairs,
             "{shared_bits} of {early_pairs}"

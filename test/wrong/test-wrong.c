@@ -341,33 +341,26 @@ static void case_promises(void) {
    Overflows
 --------------------------------------------------------------------------- */
 
-/* write one byte past a 13-byte block (into the fill bytes of the padding; in a
-   build without padding the byte is still inside the 16-byte block), then free the
-   block with `release` */
-static void overflow_by_one(void (*release)(void*)) {
-  void* keep = mi_malloc(13);
-  uint8_t* p = (uint8_t*)xmalloc(13);
-  fill(p, 13, 1);
-  poke(p, 13, 0x2A);
+/* write one byte at `at` of a `size`-byte block (past its end), then free the block
+   with `release` */
+static void overflow_at(size_t size, size_t at, void (*release)(void*)) {
+  void* keep = mi_malloc(size);
+  uint8_t* p = (uint8_t*)xmalloc(size);
+  fill(p, size, 1);
+  poke(p, at, 0x2A);
   release(p);
   heap_still_works();
   mi_free(keep);
 }
 
-static void case_overflow(void) { overflow_by_one(&xfree); }
+/* write one byte past a 13-byte block (into the fill bytes of the padding; in a
+   build without padding the byte is still inside the 16-byte block) */
+static void case_overflow(void) { overflow_at(13, 13, &xfree); }
 
 /* write one byte past a 16-byte block: the block has no slack (mi_malloc(16) in a
    padding build is a 24-byte block: 16 bytes and the canary), so the byte lands in
    the canary (and, without padding, in the next block) */
-static void case_overflow_canary(void) {
-  void* keep = mi_malloc(16);
-  uint8_t* p = (uint8_t*)xmalloc(16);
-  fill(p, 16, 1);
-  poke(p, 16, 0x2A);
-  xfree(p);
-  heap_still_works();
-  mi_free(keep);
-}
+static void case_overflow_canary(void) { overflow_at(16, 16, &xfree); }
 
 /* grow a 100-byte block to 103 bytes (in place: the block has room), then write one
    byte past the new size: the padding moved with the size */
@@ -386,15 +379,7 @@ static void case_overflow_grown(void) {
 
 /* skip 12 bytes past a 90-byte block and write one byte there (the 13th fill byte;
    padding and tracking builds only: without padding the byte is in the next block) */
-static void case_overflow_skip(void) {
-  void* keep = mi_malloc(90);
-  uint8_t* p = (uint8_t*)xmalloc(90);
-  fill(p, 90, 1);
-  poke(p, 102, 0x2A);
-  xfree(p);
-  heap_still_works();
-  mi_free(keep);
-}
+static void case_overflow_skip(void) { overflow_at(90, 102, &xfree); }
 
 /* read one byte past a 13-byte block */
 static void case_overflow_read(void) {
@@ -462,8 +447,9 @@ static void case_free_unaligned(void) { free_inside(1, &xfree); }
 static void case_free_interior_remote(void) { free_inside(16, &xfree_remote); }
 
 /* the overflow of case_overflow, freed by another thread (the cross-thread free path
-   checks the padding too, and frees the block) */
-static void case_overflow_remote(void) { overflow_by_one(&xfree_remote); }
+   checks the padding -- the only check: the owner takes the block back unchecked --
+   and frees the block) */
+static void case_overflow_remote(void) { overflow_at(13, 13, &xfree_remote); }
 
 static void case_free_stack(void) {
   long buf[8];
