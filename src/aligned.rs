@@ -6,7 +6,7 @@
 
 use crate::alloc;
 use crate::heap::Heap;
-use crate::page::Page;
+use crate::page::{Block, Page};
 use crate::types::*;
 use core::ptr;
 
@@ -125,11 +125,7 @@ unsafe fn overalloc(
                 ptr::write_bytes(p.add(old_req), 0, (bsize - old_req).min(16));
             }
             let req = (adjust + size).min(bsize);
-            let pad = p.add(bsize) as *mut alloc::Padding;
-            let mut padv = ptr::read_unaligned(pad);
-            padv.delta = (bsize - req) as u32;
-            ptr::write_unaligned(pad, padv);
-            ptr::write_bytes(p.add(req), DEBUG_PADDING, (bsize - req).min(16));
+            alloc::write_padding(page, p as *mut Block, req, true);
             if crate::track::ENABLED {
                 crate::track::resize(p, old_req, req);
                 crate::track::mem_noaccess(p.add(req), (*page).block_size - req);
