@@ -1,7 +1,8 @@
 #!/bin/sh
 # test.sh -- the whole test suite: the README's test command (and what CI runs).
 #
-#   1. cargo test: the unit and integration tests of the Rust core;
+#   1. cargo test: the unit and integration tests of the Rust core, in the release and the
+#      secure (level 4) configuration;
 #   2. for each build variant: configure and build with CMake in out/test/<variant>,
 #      then ctest (the C/C++ tests against the shared library, the static library and
 #      mimalloc.o, the exported symbols, an install into a temporary prefix with the
@@ -9,8 +10,10 @@
 #      cbindgen check of mimalloc.h).
 #
 # Environment:
-#   MI_TEST_VARIANTS  variants to build and test (default "release debug secure asan valgrind"); known:
-#                     release, debug, secure, secure-debug, valgrind, asan, padding,
+#   MI_TEST_VARIANTS  variants to build and test (default "release debug secure secure1 secure3
+#                     asan valgrind"); known:
+#                     release, debug, secure, secure-debug, secure1, secure2, secure3
+#                     (the lower secure levels), valgrind, asan, padding,
 #                     nooverride-toplevel, xmalloc, skip-collect, no-thp, local-tls,
 #                     static-only
 #   MI_JOBS           parallel jobs for cargo, make and ctest (default 2)
@@ -20,13 +23,15 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=${MI_JOBS:-2}
-variants=${MI_TEST_VARIANTS:-release debug secure asan valgrind}
+variants=${MI_TEST_VARIANTS:-release debug secure secure1 secure3 asan valgrind}
 export CARGO_BUILD_JOBS="$jobs"
 
 if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
   echo "==> cargo test"
   # only the core crate: the workspace would unify in mimalloc-c's features (c_shim)
   cargo test -p mimalloc-rs --features capi --locked
+  echo "==> cargo test (secure)"
+  cargo test -p mimalloc-rs --features capi,secure --locked
 fi
 
 options_of() {
@@ -35,6 +40,8 @@ options_of() {
     debug)               echo "-DCMAKE_BUILD_TYPE=Debug" ;;
     secure)              echo "-DCMAKE_BUILD_TYPE=Release -DMI_SECURE=ON" ;;
     secure-debug)        echo "-DCMAKE_BUILD_TYPE=Debug -DMI_SECURE=ON" ;;
+    secure1|secure2|secure3)
+                         echo "-DCMAKE_BUILD_TYPE=Release -DCMAKE_C_FLAGS=-DMI_SECURE=${1#secure}" ;;
     valgrind)            echo "-DCMAKE_BUILD_TYPE=Release -DMI_TRACK_VALGRIND=ON" ;;
     asan)                echo "-DCMAKE_BUILD_TYPE=Release -DMI_TRACK_ASAN=ON" ;;
     padding)             echo "-DCMAKE_BUILD_TYPE=Release -DMI_PADDING=ON" ;;

@@ -26,7 +26,8 @@ pub type ArenaId = i32;
 ///
 /// Invariants: `start` is `ARENA_BLOCK_SIZE`-aligned and spans `block_count` blocks;
 /// each bitmap has `field_count` words; a block is in use iff its `inuse` bit is set;
-/// a block in use is read-write, so its `committed` bit is set;
+/// a block in use is read-write, so its `committed` bit is set (a free block's bit is
+/// clear while it is inaccessible: not committed yet, or purged in a secure build);
 /// `purge` bits are only set for blocks that are free; a block whose `dirty` bit is
 /// clear reads as zeros.
 pub struct Arena {
@@ -256,9 +257,43 @@ unsafe fn try_alloc_in(arena: *mut Arena, blocks: usize) -> (*mut u8, MemId) {
     (a.block_start(idx), memid)
 }
 
+/// Purge blocks `idx..idx+blocks` of `a`. A decommitted block reads as zeros (its
+/// `dirty` bit is cleared); secure builds also make it inaccessible, so that a use after
+/// free faults, and clear its `committed` bit, so that `try_alloc_in` makes it
+/// read-write again before reuse.
+///
+/// # Safety
+/// The caller owns the blocks (claimed in `inuse`) and they hold no live data.
+unsafe fn purge_blocks(a: &Arena, idx: usize, blocks: usize) {
+    let start = a.block_start(idx);
+    let size = blocks * ARENA_BLOCK_SIZE;
+    // SAFETY: per the contract.
+    if unsafe { os::purge(start, size) } {
+        bitmap::unclaim(a.dirty(), idx, blocks);
+        // SAFETY: as above.
+        if SECURE > 0 && unsafe { os::protect_guard(start, size, true) } {
+            bitmap::unclaim(a.committed(), idx, blocks);
+            // (`os::commit` counts it again)
+            STATS_MAIN.committed.decrease(size);
+        }
+    }
+}
+
+/// Whether segments may be placed in arena `a`. Secure builds keep them out of large
+/// (pinned, huge) OS pages: a guard page cannot be carved out of one, so `mprotect`
+/// would fail and leave the segment unguarded.
+///
+/// # Safety
+/// `a` must be a published arena.
+unsafe fn allows_segments(a: *const Arena) -> bool {
+    // SAFETY: per the contract.
+    SECURE == 0 || unsafe { !(*a).is_large }
+}
+
 /// Allocate memory for a segment: from an arena when possible (sizes ≥ 16 MiB,
 /// alignment ≤ 32 MiB, no offset), reserving a new arena if all are full, else from the
-/// OS. `req_arena_id != 0` restricts the allocation to that arena.
+/// OS. `req_arena_id != 0` restricts the allocation to that arena. Secure builds skip
+/// arenas of large OS pages (see `allows_segments`), as C mimalloc's do.
 pub fn alloc_aligned(
     size: usize,
     alignment: usize,
@@ -275,8 +310,9 @@ pub fn alloc_aligned(
             let i = (req_arena_id - 1) as usize;
             if i < arena_count() {
                 let a = arena_at(i);
-                if !a.is_null() {
-                    // SAFETY: published arenas live for the process.
+                // SAFETY: published arenas live for the process.
+                if !a.is_null() && unsafe { allows_segments(a) } {
+                    // SAFETY: as above.
                     let r = unsafe { try_alloc_in(a, blocks) };
                     if !r.0.is_null() {
                         return r;
@@ -291,7 +327,7 @@ pub fn alloc_aligned(
                 for i in 0..arena_count() {
                     let a = arena_at(i);
                     // SAFETY: published arenas live for the process.
-                    if a.is_null() || unsafe { (*a).exclusive } {
+                    if a.is_null() || unsafe { (*a).exclusive || !allows_segments(a) } {
                         continue;
                     }
                     // SAFETY: as above.
@@ -314,7 +350,8 @@ pub fn alloc_aligned(
                         1 => true,
                         _ => prim::has_overcommit(),
                     };
-                    let (err, _) = reserve_os_memory(rsize, commit, true, false);
+                    // (secure: no huge pages, where guard pages would not fit)
+                    let (err, _) = reserve_os_memory(rsize, commit, SECURE == 0, false);
                     if err != 0 {
                         break;
                     }
@@ -373,9 +410,7 @@ pub unsafe fn free(p: *mut u8, size: usize, memid: &MemId) {
             if !a.is_large && delay >= 0 {
                 if delay == 0 || options::is_preloading() {
                     // Purge while we still own the blocks.
-                    if os::purge(a.block_start(idx), blocks * ARENA_BLOCK_SIZE) {
-                        bitmap::unclaim(a.dirty(), idx, blocks);
-                    }
+                    purge_blocks(a, idx, blocks);
                 } else {
                     bitmap::claim(a.purge(), idx, blocks);
                     // Relaxed: a timestamp heuristic; a lost race only delays a purge.
@@ -435,9 +470,7 @@ pub fn try_purge_all(force: bool) {
                 continue;
             }
             // SAFETY: we own the block (claimed above) and it holds no live data.
-            if unsafe { os::purge(a.block_start(idx), ARENA_BLOCK_SIZE) } {
-                bitmap::unclaim(a.dirty(), idx, 1);
-            }
+            unsafe { purge_blocks(a, idx, 1) };
             bitmap::unclaim(a.purge(), idx, 1);
             bitmap::unclaim(a.inuse(), idx, 1);
         }

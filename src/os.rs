@@ -263,6 +263,36 @@ pub unsafe fn commit(p: *mut u8, size: usize) -> bool {
     true
 }
 
+/// Turn a page-aligned range into a guard (no access) or back (read-write), as the
+/// secure builds do around segment metadata and at segment ends. Failure is not fatal
+/// (the memory stays usable, only unguarded) but is reported: with `MI_SECURE >= 2` an
+/// `ENOMEM` comes with a hint at the usual cause, the kernel's limit on mappings (each
+/// guard page splits one mapping into three).
+///
+/// # Safety
+/// The range must be an owned, page-aligned part of a reservation that holds no live
+/// data while it is a guard.
+pub unsafe fn protect_guard(p: *mut u8, size: usize, guard: bool) -> bool {
+    // SAFETY: per the contract.
+    let err = unsafe { prim::protect(p, size, !guard) };
+    if err == 0 {
+        return true;
+    }
+    if SECURE >= 2 && err == libc::ENOMEM {
+        crate::mi_warning!(
+            "the next warning may be caused by a low memory map limit.\n  On Linux this is controlled by the vm.max_map_count -- maybe increase it?\n  For example: sudo sysctl -w vm.max_map_count=262144"
+        );
+    }
+    crate::mi_warning!(
+        "cannot {} OS memory (error: {}, address: {:p}, size: 0x{:x} bytes)",
+        if guard { "protect" } else { "unprotect" },
+        err,
+        p,
+        size
+    );
+    false
+}
+
 /// Return the physical memory of an unused range to the OS, by decommit
 /// (`MADV_DONTNEED`, reads see zeros afterwards) or by reset (`MADV_FREE`) as the
 /// `purge_decommits` option says. Returns true if the range now reads as zeros.

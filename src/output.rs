@@ -15,6 +15,7 @@ use core::ptr;
 
 use crate::options::{self, Opt};
 use crate::sync::{thread_id, AtomicI64, AtomicPtr, AtomicUsize, Ordering, Racy};
+use crate::types::{DEBUG, SECURE};
 
 /// `mi_output_fun`: receives a NUL-terminated message (possibly a partial line).
 pub type OutputFun = unsafe extern "C" fn(msg: *const c_char, arg: *mut c_void);
@@ -444,7 +445,7 @@ pub fn error(err: i32, args: fmt::Arguments) {
 }
 
 fn default_error_handler(err: i32) {
-    let abort_on_corruption = cfg!(any(feature = "debug", feature = "secure"));
+    let abort_on_corruption = DEBUG > 0 || SECURE >= 1;
     let abort_on_oom = cfg!(feature = "xmalloc");
     if (abort_on_corruption && err == libc::EFAULT)
         || (abort_on_oom && (err == libc::ENOMEM || err == libc::EOVERFLOW))

@@ -10,7 +10,7 @@
 use crate::arena;
 use crate::heap::{Heap, Tld};
 use crate::options::{self, Opt};
-use crate::os::{MemId, MemKind};
+use crate::os::{self, MemId, MemKind};
 use crate::page::{self, Delayed, Page};
 use crate::page_queue;
 use crate::prim;
@@ -45,7 +45,9 @@ const MAX_SLICE_OFFSET_COUNT: usize = 255;
 /// * `thread_id` is the owner's thread id, or 0 while the segment is abandoned;
 /// * free spans are in the owner's span queues iff the segment is owned and normal;
 /// * `purge_mask` only has bits for free slices; `dirty_mask` has bits for slices that
-///   may hold non-zero bytes.
+///   may hold non-zero bytes;
+/// * `noaccess_mask` (secure builds only, else empty) has bits for free slices that
+///   were decommitted and made inaccessible; it is disjoint from `dirty_mask`.
 #[repr(C)]
 pub struct Segment {
     pub memid: MemId,
@@ -56,6 +58,7 @@ pub struct Segment {
     pub purge_expire: i64,
     pub purge_mask: SliceMask,
     pub dirty_mask: SliceMask,
+    pub noaccess_mask: SliceMask,
     /// Links in the global abandoned list.
     pub abandoned_next: *mut Segment,
     pub abandoned_prev: *mut Segment,
@@ -310,10 +313,32 @@ unsafe fn schedule_purge(seg: *mut Segment, idx: usize, count: usize) {
 
 unsafe fn purge_range(seg: *mut Segment, idx: usize, count: usize) {
     let start = (seg as *mut u8).add(idx * SEGMENT_SLICE_SIZE);
-    if crate::os::purge(start, count * SEGMENT_SLICE_SIZE) {
+    let size = count * SEGMENT_SLICE_SIZE;
+    if os::purge(start, size) {
         mask_clear(&mut (*seg).dirty_mask, idx, count);
+        // Secure: decommitted memory is also made inaccessible, so that a use after
+        // free of a purged page faults instead of reading zeros.
+        if SECURE > 0 && os::protect_guard(start, size, true) {
+            mask_set(&mut (*seg).noaccess_mask, idx, count);
+        }
     }
     mask_clear(&mut (*seg).purge_mask, idx, count);
+}
+
+/// Make slices `idx..idx+count` accessible again before they are used (secure builds
+/// decommit with `PROT_NONE`, see `purge_range`). Returns false if `mprotect` failed
+/// (the slices then stay free and inaccessible).
+#[inline]
+unsafe fn ensure_accessible(seg: *mut Segment, idx: usize, count: usize) -> bool {
+    if SECURE == 0 || !mask_any(&(*seg).noaccess_mask, idx, count) {
+        return true;
+    }
+    let start = (seg as *mut u8).add(idx * SEGMENT_SLICE_SIZE);
+    if !os::protect_guard(start, count * SEGMENT_SLICE_SIZE, false) {
+        return false;
+    }
+    mask_clear(&mut (*seg).noaccess_mask, idx, count);
+    true
 }
 
 /// Purge the slices scheduled for it, if their time has come (or `force`).
@@ -440,6 +465,7 @@ unsafe fn span_allocate(seg: *mut Segment, idx: usize, count: usize) -> *mut Pag
     (*page).block_size = 1; // in use; `page::init` sets the real size
     (*page).is_committed = true;
     (*page).is_huge = (*seg).kind == SegmentKind::Huge;
+    debug_assert!(!mask_any(&(*seg).noaccess_mask, idx, count));
     (*page).is_zero_init = !mask_any(&(*seg).dirty_mask, idx, count);
     mask_set(&mut (*seg).dirty_mask, idx, count);
     mask_clear(&mut (*seg).purge_mask, idx, count);
@@ -467,6 +493,10 @@ unsafe fn find_and_allocate(count: usize, heap: *mut Heap, tld: *mut Tld) -> *mu
                 let seg = page_segment(slice);
                 let idx = slice_index(seg, slice);
                 let have = (*slice).slice_count as usize;
+                if !ensure_accessible(seg, idx, count) {
+                    // (the warning is out; as if out of memory)
+                    return ptr::null_mut();
+                }
                 span_queue_delete(sq, slice);
                 if have > count {
                     // Split: the rest stays free (its purge state is kept).
@@ -538,6 +568,7 @@ unsafe fn segment_alloc(
     (*seg).cookie = seg as usize ^ crate::heap::main_cookie();
     (*seg).purge_expire = 0;
     (*seg).purge_mask = [0; 8];
+    (*seg).noaccess_mask = [0; 8];
     (*seg).dirty_mask = if memid.initially_zero {
         [0; 8]
     } else {
@@ -556,9 +587,9 @@ unsafe fn segment_alloc(
     // Guard pages (secure): the last OS page of the header slice and of the segment.
     if SECURE > 0 {
         let ps = prim::page_size();
-        prim::protect(mem.add(info_size - ps), ps, false);
+        os::protect_guard(mem.add(info_size - ps), ps, true);
         if (*seg).kind == SegmentKind::Normal {
-            prim::protect(mem.add(segment_size - ps), ps, false);
+            os::protect_guard(mem.add(segment_size - ps), ps, true);
         }
     }
 
@@ -611,13 +642,18 @@ unsafe fn segment_free(seg: *mut Segment, _force: bool, tld: *mut Tld) {
     if SECURE > 0 {
         let ps = prim::page_size();
         let mem = seg as *mut u8;
-        prim::protect(
+        if !mask_is_empty(&(*seg).noaccess_mask) {
+            // The next user of this memory expects it read-write.
+            let info = (*seg).segment_info_slices * SEGMENT_SLICE_SIZE;
+            os::protect_guard(mem.add(info), (*seg).segment_size - info, false);
+        }
+        os::protect_guard(
             mem.add((*seg).segment_info_slices * SEGMENT_SLICE_SIZE - ps),
             ps,
-            true,
+            false,
         );
         if (*seg).kind == SegmentKind::Normal {
-            prim::protect(mem.add((*seg).segment_size - ps), ps, true);
+            os::protect_guard(mem.add((*seg).segment_size - ps), ps, false);
         }
     }
     let memid = (*seg).memid;
@@ -1145,6 +1181,9 @@ pub unsafe fn try_grow_large(p: *mut u8, new_block_size: usize) -> bool {
         if have + take < align_up(new_block_size, SEGMENT_SLICE_SIZE) / SEGMENT_SLICE_SIZE {
             return false;
         }
+    }
+    if !ensure_accessible(seg, next_idx, take) {
+        return false;
     }
     let heap = (*page).heap();
     let tld = (*heap).tld;

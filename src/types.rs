@@ -45,8 +45,22 @@ pub const ARENA_BLOCK_SIZE: usize = SEGMENT_SIZE;
 
 // --- build modes -------------------------------------------------------------------------
 
-/// `MI_SECURE` level: 4 with feature `secure`, else 0.
-pub const SECURE: usize = if cfg!(feature = "secure") { 4 } else { 0 };
+/// `MI_SECURE` level: 4 with feature `secure`, 3/2/1 with `secure3`/`secure2`/`secure1`
+/// (the highest one enabled wins, as cargo features only add), else 0. Each level adds
+/// to the one below: 1 guard pages and randomised free lists, 2 a hint when a guard
+/// page cannot be placed, 3 encoded free lists and padding, 4 double-free and pointer
+/// checks.
+pub const SECURE: usize = if cfg!(feature = "secure") {
+    4
+} else if cfg!(feature = "secure3") {
+    3
+} else if cfg!(feature = "secure2") {
+    2
+} else if cfg!(feature = "secure1") {
+    1
+} else {
+    0
+};
 /// `MI_DEBUG` level: 3 with `debug_full`, 2 with `debug`, else 0.
 pub const DEBUG: usize = if cfg!(feature = "debug_full") {
     3

@@ -35,6 +35,7 @@ neither folds them away nor proves them undefined.
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <mimalloc.h>
 #include <mimalloc/types.h>   /* MI_SEGMENT_SIZE, MI_SEGMENT_SLICE_SIZE, MI_SEGMENT_MASK */
@@ -625,6 +626,91 @@ static void case_guard_pages(void) {
   mi_free(p);
 }
 
+/* memory of a freed page that was purged: secure builds decommit it with PROT_NONE, so
+   a use after free faults instead of reading zeros; allocating there again makes it
+   read-write */
+static void case_purged_noaccess(void) {
+  mi_option_set(mi_option_purge_delay, 0);   /* purge as soon as a page is freed */
+  void* keep = mi_malloc(64);                 /* keeps the segment */
+  const size_t size = 1024 * 1024;            /* a page of its own, freed with the block */
+  uint8_t* p = (uint8_t*)mi_malloc(size);
+  CHECK(keep != NULL && p != NULL);
+  memset(p, 0x5A, size);
+  mi_free(p);
+  bool f_freed = faults(p + size / 2);
+  uint8_t* q = (uint8_t*)mi_malloc(size);
+  CHECK(q != NULL);
+  bool f_new = faults(q + size / 2);
+  if (!f_new) memset(q, 0xA5, size);
+  fprintf(stderr, "wrong: purged block %s, new block %s%s\n", f_freed ? "faults" : "readable",
+          f_new ? "faults" : "readable", q == p ? " (the same memory)" : "");
+  mi_free(q);
+  mi_free(keep);
+}
+
+/* a heap bound to an arena of large OS pages (here: memory declared as such): secure
+   builds place no segment in it, since no guard page fits in a large page, so the heap
+   cannot allocate (as in C mimalloc); other builds allocate in the arena */
+static void case_large_arena(void) {
+  const size_t size = 2 * MI_SEGMENT_SIZE;
+  uint8_t* raw = (uint8_t*)mmap(NULL, size + MI_SEGMENT_SIZE, PROT_READ | PROT_WRITE,
+                                MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(raw != MAP_FAILED);
+  if (raw == MAP_FAILED) return;
+  uint8_t* start = (uint8_t*)(((uintptr_t)raw + MI_SEGMENT_SIZE - 1) & ~MI_SEGMENT_MASK);
+  mi_arena_id_t id = 0;
+  CHECK(mi_manage_os_memory_ex(start, size, true /* committed */, true /* large */,
+                               true /* zero */, -1, true /* exclusive */, &id));
+  mi_heap_t* heap = mi_heap_new_in_arena(id);
+  CHECK(heap != NULL);
+  if (heap == NULL) return;
+  uint8_t* p = (uint8_t*)mi_heap_malloc(heap, 64);
+  fprintf(stderr, "wrong: heap in a large-page arena: %s\n",
+          p == NULL ? "no block" : (p >= start && p < start + size) ? "block in the arena" : "block elsewhere");
+  mi_free(p);
+  mi_heap_delete(heap);
+}
+
+/* the process at its limit of memory mappings (vm.max_map_count), so that placing a
+   guard page, which splits a mapping, fails with ENOMEM: secure builds warn (from level
+   2 with a hint at the limit) and go on with the memory unguarded */
+static void case_guard_enomem(void) {
+  long limit = 0;
+  FILE* f = fopen("/proc/sys/vm/max_map_count", "r");
+  if (f != NULL) {
+    if (fscanf(f, "%ld", &limit) != 1) limit = 0;
+    fclose(f);
+  }
+  if (limit <= 0 || limit > 1000000) {
+    fprintf(stderr, "wrong: map limit %ld: not tried\n", limit);
+    return;
+  }
+  /* every other page of one mapping made inaccessible: two more mappings per page */
+  const size_t ps = (size_t)sysconf(_SC_PAGESIZE);
+  const size_t npages = 2 * (size_t)limit + 16;
+  uint8_t* r = (uint8_t*)mmap(NULL, npages * ps, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  CHECK(r != MAP_FAILED);
+  if (r == MAP_FAILED) return;
+  size_t i = 1;
+  while (i < npages && mprotect(r + i * ps, ps, PROT_NONE) == 0) i += 2;
+  const bool reached = (i < npages && errno == ENOMEM);
+  /* new segments: four 8 MiB blocks fill one */
+  enum { N = 8 };
+  uint8_t* blocks[N];
+  for (int k = 0; k < N; k++) blocks[k] = (uint8_t*)mi_malloc(8 * 1024 * 1024);
+  munmap(r, npages * ps);
+  fprintf(stderr, "wrong: map limit %ld %s\n", limit, reached ? "reached" : "not reached");
+  CHECK(reached);
+  for (int k = 0; k < N; k++) {
+    if (blocks[k] != NULL) {                  /* (NULL is fine: out of mappings) */
+      blocks[k][0] = 1;
+      blocks[k][8 * 1024 * 1024 - 1] = 1;
+    }
+    mi_free(blocks[k]);
+  }
+}
+
 /* ---------------------------------------------------------------------------
    Main
 --------------------------------------------------------------------------- */
@@ -654,6 +740,9 @@ static const struct { const char* name; case_fun_t* fun; } cases[] = {
   { "corrupt-free-list",    &case_corrupt_free_list },
   { "leak",                 &case_leak },
   { "guard-pages",          &case_guard_pages },
+  { "purged-noaccess",      &case_purged_noaccess },
+  { "large-arena",          &case_large_arena },
+  { "guard-enomem",         &case_guard_enomem },
 };
 
 int main(int argc, char** argv) {
