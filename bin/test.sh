@@ -2,7 +2,8 @@
 # test.sh -- the whole test suite: the README's test command (and what CI runs).
 #
 #   1. cargo test: the unit and integration tests of the Rust core, in the release and the
-#      secure (level 4) configuration;
+#      secure (level 4) configuration; then cargo clippy (warnings are errors) on the
+#      core in several configurations, when clippy is installed;
 #   2. for each build variant: configure and build with CMake in out/test/<variant>,
 #      then ctest (the C/C++ tests against the shared library, the static library and
 #      mimalloc.o, the exported symbols, an install into a temporary prefix with the
@@ -32,6 +33,13 @@ if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
   cargo test -p mimalloc-rs --features capi --locked
   echo "==> cargo test (secure)"
   cargo test -p mimalloc-rs --features capi,secure --locked
+  if cargo clippy --version >/dev/null 2>&1; then
+    # lints as errors (e.g. a safe function dereferencing a raw pointer argument)
+    for features in capi capi,secure capi,debug_full,track_valgrind capi,override,track_asan; do
+      echo "==> cargo clippy --features $features"
+      cargo clippy -p mimalloc-rs --features "$features" --tests --locked -- -D warnings
+    done
+  fi
 fi
 
 options_of() {

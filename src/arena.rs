@@ -518,8 +518,8 @@ pub fn contains(p: *const u8) -> bool {
 /// No memory of any arena may be used afterwards.
 pub unsafe fn destroy_all() {
     let n = arena_count();
-    for i in 0..n {
-        let a = ARENAS[i].swap(ptr::null_mut(), Ordering::AcqRel);
+    for slot in ARENAS.iter().take(n) {
+        let a = slot.swap(ptr::null_mut(), Ordering::AcqRel);
         if a.is_null() {
             continue;
         }

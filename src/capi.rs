@@ -1002,9 +1002,7 @@ pub extern "C" fn mi_option_get(option: mi_option_t) -> c_long {
 /// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_option_get_clamp(option: mi_option_t, min: c_long, max: c_long) -> c_long {
-    Opt::from_i32(option).map_or(0, |o| {
-        options::get_clamp(o, min as i64, max as i64) as c_long
-    })
+    Opt::from_i32(option).map_or(0, |o| options::get_clamp(o, min, max) as c_long)
 }
 /// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
 #[no_mangle]
@@ -1015,14 +1013,14 @@ pub extern "C" fn mi_option_get_size(option: mi_option_t) -> usize {
 #[no_mangle]
 pub extern "C" fn mi_option_set(option: mi_option_t, value: c_long) {
     if let Some(o) = Opt::from_i32(option) {
-        options::set(o, value as i64)
+        options::set(o, value)
     }
 }
 /// cbindgen:prefix=mi_decl_export
 #[no_mangle]
 pub extern "C" fn mi_option_set_default(option: mi_option_t, value: c_long) {
     if let Some(o) = Opt::from_i32(option) {
-        options::set_default(o, value as i64)
+        options::set_default(o, value)
     }
 }
 

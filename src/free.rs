@@ -479,7 +479,7 @@ unsafe fn is_on_free_list(page: *const Page, block: *const Block) -> bool {
 unsafe fn list_contains(page: *const Page, mut list: *mut Block, elem: *const Block) -> bool {
     let mut n = 0u32;
     while !list.is_null() && n <= (*page).capacity {
-        if list as *const Block == elem {
+        if ptr::eq(list, elem) {
             return true;
         }
         list = page::block_next(page, list);

@@ -97,7 +97,7 @@ pub static HEAP_EMPTY: Racy<Heap> = Racy::new(Heap::empty());
 
 #[inline(always)]
 pub fn is_initialized(heap: *const Heap) -> bool {
-    heap != HEAP_EMPTY.get() as *const Heap && !heap.is_null()
+    !core::ptr::eq(heap, HEAP_EMPTY.get()) && !heap.is_null()
 }
 
 /// The thread statistics of a heap.

@@ -63,7 +63,7 @@ pub use global::MiMalloc;
 pub fn abort_on_panic(info: &core::panic::PanicInfo) -> ! {
     use core::fmt::Write;
     let mut buf = output::StackBuf::<256>::new();
-    let _ = write!(buf, "mimalloc: fatal: {}\n", info);
+    let _ = writeln!(buf, "mimalloc: fatal: {}", info);
     prim::write_stderr(buf.as_bytes());
     // SAFETY: abort never returns and is always safe to call.
     unsafe { libc::abort() }

@@ -275,10 +275,13 @@ pub unsafe fn link_is_valid(page: *const Page, next: *const Block) -> bool {
 }
 
 /// Report a free-list link that does not decode to a block of its page.
+///
+/// # Safety
+/// `page` must be a live page.
 #[cold]
 #[inline(never)]
-pub fn block_next_corrupted(page: *const Page, block: *const Block, next: *mut Block) {
-    // SAFETY: `page` is a live page (caller's contract).
+pub unsafe fn block_next_corrupted(page: *const Page, block: *const Block, next: *mut Block) {
+    // SAFETY: `page` is a live page (the contract).
     let bs = unsafe { (*page).block_size };
     crate::mi_error!(
         EFAULT,

@@ -75,7 +75,7 @@ pub const fn bin_block_size(bin: usize) -> usize {
             bin * INTPTR_SIZE
         }
     } else {
-        let b = (bin + 3) / 4;
+        let b = bin.div_ceil(4);
         let r = (bin + 3) % 4;
         ((5 + r) << (b - 2)) * INTPTR_SIZE
     }
@@ -164,7 +164,7 @@ unsafe fn update_direct(heap: *mut Heap, pq: *mut PageQueue) {
 pub unsafe fn contains(pq: *const PageQueue, page: *const Page) -> bool {
     let mut p = (*pq).first;
     while !p.is_null() {
-        if p as *const Page == page {
+        if ptr::eq(p, page) {
             return true;
         }
         p = (*p).next;

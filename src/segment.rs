@@ -1093,38 +1093,6 @@ pub unsafe fn huge_page_reset(block: *mut u8, usable: usize) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn slice_bins() {
-        assert_eq!(slice_bin(0), 0);
-        assert_eq!(slice_bin(1), 1);
-        for n in 1..=8 {
-            assert_eq!(slice_bin(n), n);
-        }
-        assert!(slice_bin(512) <= SEGMENT_BIN_MAX);
-        let mut last = 0;
-        for n in 1..=512 {
-            let b = slice_bin(n);
-            assert!(b >= last && b <= SEGMENT_BIN_MAX);
-            last = b;
-        }
-    }
-
-    #[test]
-    fn ptr_segment_rounds_down() {
-        let base = 64 * SEGMENT_SIZE;
-        assert_eq!(ptr_segment((base + 100) as *const u8) as usize, base);
-        assert_eq!(
-            ptr_segment((base + SEGMENT_SIZE) as *const u8) as usize,
-            base
-        );
-        assert!(ptr_segment(core::ptr::null()).is_null());
-    }
-}
-
 /// Grow the single block of a large page in place by taking over the free span that
 /// follows it (the `realloc` of a growing buffer then needs no copy). Returns true if
 /// the block now has at least `new_block_size` bytes.
@@ -1204,4 +1172,36 @@ pub unsafe fn try_grow_large(p: *mut u8, new_block_size: usize) -> bool {
     (*page).block_size = new_bsize;
     (*page).block_size_shift = 0;
     new_bsize >= new_block_size
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_bins() {
+        assert_eq!(slice_bin(0), 0);
+        assert_eq!(slice_bin(1), 1);
+        for n in 1..=8 {
+            assert_eq!(slice_bin(n), n);
+        }
+        assert!(slice_bin(512) <= SEGMENT_BIN_MAX);
+        let mut last = 0;
+        for n in 1..=512 {
+            let b = slice_bin(n);
+            assert!(b >= last && b <= SEGMENT_BIN_MAX);
+            last = b;
+        }
+    }
+
+    #[test]
+    fn ptr_segment_rounds_down() {
+        let base = 64 * SEGMENT_SIZE;
+        assert_eq!(ptr_segment((base + 100) as *const u8) as usize, base);
+        assert_eq!(
+            ptr_segment((base + SEGMENT_SIZE) as *const u8) as usize,
+            base
+        );
+        assert!(ptr_segment(core::ptr::null()).is_null());
+    }
 }

@@ -67,9 +67,13 @@ fn vg(req: usize, a1: usize, a2: usize, a3: usize, a4: usize) {
 }
 
 /// A block of `size` usable bytes was handed out at `p`.
+///
+/// # Safety
+/// `p..p+size` must be memory of ours (a block, a page or segment metadata): the
+/// sanitizer annotates it, and AddressSanitizer writes the shadow of the range.
 #[allow(unused_variables)]
 #[inline(always)]
-pub fn malloc(p: *mut u8, size: usize, zero: bool) {
+pub unsafe fn malloc(p: *mut u8, size: usize, zero: bool) {
     #[cfg(all(feature = "track_valgrind", target_arch = "x86_64"))]
     vg(
         valgrind::MALLOCLIKE_BLOCK,
@@ -86,9 +90,13 @@ pub fn malloc(p: *mut u8, size: usize, zero: bool) {
 }
 
 /// The block handed out at `p` (of `size` usable bytes) was freed.
+///
+/// # Safety
+/// `p..p+size` must be memory of ours (a block, a page or segment metadata): the
+/// sanitizer annotates it, and AddressSanitizer writes the shadow of the range.
 #[allow(unused_variables)]
 #[inline(always)]
-pub fn free(p: *mut u8, size: usize) {
+pub unsafe fn free(p: *mut u8, size: usize) {
     #[cfg(all(feature = "track_valgrind", target_arch = "x86_64"))]
     vg(valgrind::FREELIKE_BLOCK, p as usize, 0, 0, 0);
     #[cfg(all(feature = "track_asan", not(feature = "track_valgrind")))]
@@ -99,9 +107,12 @@ pub fn free(p: *mut u8, size: usize) {
 }
 
 /// A block changed size in place.
+///
+/// # Safety
+/// `p..p+max(old_size, new_size)` must be a block of ours.
 #[allow(unused_variables)]
 #[inline(always)]
-pub fn resize(p: *mut u8, old_size: usize, new_size: usize) {
+pub unsafe fn resize(p: *mut u8, old_size: usize, new_size: usize) {
     #[cfg(all(feature = "track_valgrind", target_arch = "x86_64"))]
     vg(
         valgrind::RESIZEINPLACE_BLOCK,
@@ -122,9 +133,13 @@ pub fn resize(p: *mut u8, old_size: usize, new_size: usize) {
 }
 
 /// Memory the program must not touch (free blocks, padding).
+///
+/// # Safety
+/// `p..p+size` must be memory of ours (a block, a page or segment metadata): the
+/// sanitizer annotates it, and AddressSanitizer writes the shadow of the range.
 #[allow(unused_variables)]
 #[inline(always)]
-pub fn mem_noaccess(p: *const u8, size: usize) {
+pub unsafe fn mem_noaccess(p: *const u8, size: usize) {
     #[cfg(all(feature = "track_valgrind", target_arch = "x86_64"))]
     vg(valgrind::MAKE_MEM_NOACCESS, p as usize, size, 0, 0);
     #[cfg(all(feature = "track_asan", not(feature = "track_valgrind")))]
@@ -135,9 +150,13 @@ pub fn mem_noaccess(p: *const u8, size: usize) {
 }
 
 /// Accessible memory with undefined contents.
+///
+/// # Safety
+/// `p..p+size` must be memory of ours (a block, a page or segment metadata): the
+/// sanitizer annotates it, and AddressSanitizer writes the shadow of the range.
 #[allow(unused_variables)]
 #[inline(always)]
-pub fn mem_undefined(p: *const u8, size: usize) {
+pub unsafe fn mem_undefined(p: *const u8, size: usize) {
     #[cfg(all(feature = "track_valgrind", target_arch = "x86_64"))]
     vg(valgrind::MAKE_MEM_UNDEFINED, p as usize, size, 0, 0);
     #[cfg(all(feature = "track_asan", not(feature = "track_valgrind")))]
@@ -148,9 +167,13 @@ pub fn mem_undefined(p: *const u8, size: usize) {
 }
 
 /// Accessible memory with defined contents.
+///
+/// # Safety
+/// `p..p+size` must be memory of ours (a block, a page or segment metadata): the
+/// sanitizer annotates it, and AddressSanitizer writes the shadow of the range.
 #[allow(unused_variables)]
 #[inline(always)]
-pub fn mem_defined(p: *const u8, size: usize) {
+pub unsafe fn mem_defined(p: *const u8, size: usize) {
     #[cfg(all(feature = "track_valgrind", target_arch = "x86_64"))]
     vg(valgrind::MAKE_MEM_DEFINED, p as usize, size, 0, 0);
     #[cfg(all(feature = "track_asan", not(feature = "track_valgrind")))]
@@ -162,16 +185,25 @@ pub fn mem_defined(p: *const u8, size: usize) {
 
 /// Bracket for the allocator's own access to the link word of a free block: Valgrind
 /// sees uninstrumented accesses too, so they must be made legal for a moment.
+///
+/// # Safety
+/// `p` must be the start of a free block of ours.
 #[inline(always)]
-pub fn link_open(p: *const u8) {
+pub unsafe fn link_open(p: *const u8) {
     if VALGRIND {
-        mem_defined(p, core::mem::size_of::<usize>());
+        // SAFETY: per the contract.
+        unsafe { mem_defined(p, core::mem::size_of::<usize>()) };
     }
 }
 
+/// Ends the bracket `link_open` began.
+///
+/// # Safety
+/// As for `link_open`.
 #[inline(always)]
-pub fn link_close(p: *const u8) {
+pub unsafe fn link_close(p: *const u8) {
     if VALGRIND {
-        mem_noaccess(p, core::mem::size_of::<usize>());
+        // SAFETY: per the contract.
+        unsafe { mem_noaccess(p, core::mem::size_of::<usize>()) };
     }
 }

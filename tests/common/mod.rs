@@ -9,23 +9,10 @@ pub const KIB: usize = 1024;
 pub const MIB: usize = 1024 * KIB;
 pub const GIB: usize = 1024 * MIB;
 
-/// The `MI_SECURE` level of the build (the highest `secure*` feature).
-pub const SECURE: usize = if cfg!(feature = "secure") {
-    4
-} else if cfg!(feature = "secure3") {
-    3
-} else if cfg!(feature = "secure2") {
-    2
-} else if cfg!(feature = "secure1") {
-    1
-} else {
-    0
-};
-
 /// `MI_PADDING` is on: debug, secure level 3 or more, Valgrind/ASAN tracking or explicit
 /// padding, unless `no_padding` forces it off.
 pub const PADDING: bool = (cfg!(feature = "debug")
-    || SECURE >= 3
+    || cfg!(any(feature = "secure", feature = "secure3"))
     || cfg!(feature = "padding")
     || cfg!(feature = "track_valgrind")
     || cfg!(feature = "track_asan"))
