@@ -161,7 +161,7 @@ pub unsafe fn add(
     if !is_zero {
         bitmap::claim(a.dirty(), 0, block_count);
     }
-    if memid.initially_committed || memid.kind == MemKind::External {
+    if memid.initially_committed {
         bitmap::claim(a.committed(), 0, block_count);
     }
     // Release: readers that load the pointer see the initialised descriptor.
@@ -552,11 +552,6 @@ pub unsafe fn manage_os_memory(
     if arena_count() >= MAX_ARENAS {
         return -1;
     }
-    if !is_committed {
-        // Make it accessible; our segments assume read-write memory.
-        // SAFETY: the caller hands this memory to us.
-        unsafe { prim::protect(start, size, true) };
-    }
     // SAFETY: the caller hands this memory to us for good.
     let id = unsafe {
         add(
@@ -568,6 +563,8 @@ pub unsafe fn manage_os_memory(
             exclusive,
             MemId {
                 is_pinned: is_large,
+                // (uncommitted blocks are made read-write when first claimed)
+                initially_committed: is_committed,
                 ..MemId::external()
             },
         )

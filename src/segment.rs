@@ -640,21 +640,16 @@ unsafe fn segment_free(seg: *mut Segment, _force: bool, tld: *mut Tld) {
     segs.current_size -= (*seg).segment_size;
     (*tld).stats.segments.decrease(1);
     if SECURE > 0 {
+        // The next user of this memory expects it read-write: one call from the guard
+        // behind the metadata to the end covers both guards and any slices decommitted
+        // with `PROT_NONE` (parts already read-write cost nothing).
         let ps = prim::page_size();
-        let mem = seg as *mut u8;
-        if !mask_is_empty(&(*seg).noaccess_mask) {
-            // The next user of this memory expects it read-write.
-            let info = (*seg).segment_info_slices * SEGMENT_SLICE_SIZE;
-            os::protect_guard(mem.add(info), (*seg).segment_size - info, false);
-        }
+        let guard = (*seg).segment_info_slices * SEGMENT_SLICE_SIZE - ps;
         os::protect_guard(
-            mem.add((*seg).segment_info_slices * SEGMENT_SLICE_SIZE - ps),
-            ps,
+            (seg as *mut u8).add(guard),
+            (*seg).segment_size - guard,
             false,
         );
-        if (*seg).kind == SegmentKind::Normal {
-            os::protect_guard(mem.add((*seg).segment_size - ps), ps, false);
-        }
     }
     let memid = (*seg).memid;
     let size = (*seg).segment_size;
