@@ -14,7 +14,7 @@ usage: bench/run.sh [options]
   --ours PATH        our libmimalloc.so (default: $MIMALLOC_RS_LIB, else out/release/libmimalloc.so)
   --quick            short runs for testing the harness (--scale 0.1; 3 repetitions)
   --scale F          multiply every workload's iteration count by F (default 1)
-  --reps N           repetitions per allocator and workload; the median is reported (default 3)
+  --reps N           repetitions per allocator and workload (default 3)
   --stat median|min  the time reported per workload (default median); on a noisy machine
                      the minimum is the steadier estimate of an allocator's own cost
   --threads N        worker threads of the multi-threaded workloads (default: online CPUs)
