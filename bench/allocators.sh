@@ -71,6 +71,15 @@ setup_allocators() {
         if [[ -n "$tc" ]]; then names+=(tcmalloc); libs+=("$tc"); else note "tcmalloc not found (package libtcmalloc-minimal4); skipped"; fi ;;
       mi-2.0.9|mimalloc|mi)
         if [[ -n "$mi" ]]; then names+=(mi-2.0.9); libs+=("$mi"); else note "C mimalloc 2.0.9 not found (package libmimalloc2.0); skipped"; fi ;;
+      mi-2.1.7|mi-2.1)
+        # C mimalloc 2.1.7, the version we re-implement: built from source by
+        # c-mimalloc.sh (no distribution packages it).
+        l=$builddir/c-mimalloc/2.1.7/release/libmimalloc.so
+        if [[ ! -f "$l" && $install -eq 1 ]]; then
+          "$here/c-mimalloc.sh" --build-dir "$builddir" --variants release --quiet >/dev/null ||
+            note "could not build C mimalloc 2.1.7 (bench/c-mimalloc.sh needs curl and cmake)"
+        fi
+        if [[ -f "$l" ]]; then names+=(mi-2.1.7); libs+=("$l"); else note "C mimalloc 2.1.7 not built (run bench/c-mimalloc.sh); skipped"; fi ;;
       ours)
         if [[ -f "$ours" ]]; then
           names+=(ours); libs+=("$(realpath "$ours")")
@@ -118,7 +127,7 @@ setup_allocators() {
   if [[ -z "$ref" ]]; then
     ref=ours
     if [[ " ${names[*]} " != *" ours "* ]]; then
-      for cand in mi-2.0.9 glibc "${names[0]}"; do
+      for cand in mi-2.1.7 mi-2.0.9 glibc "${names[0]}"; do
         if [[ " ${names[*]} " == *" $cand "* ]]; then ref=$cand; break; fi
       done
       note "ratios are relative to '$ref' because 'ours' is not being run"

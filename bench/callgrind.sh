@@ -13,10 +13,10 @@ usage: bench/callgrind.sh [options]
   --ours PATH        our libmimalloc.so (default: $MIMALLOC_RS_LIB, else out/release/libmimalloc.so)
   -n N               malloc/free pairs counted (default 200000)
   --size S           request size in bytes (default 32)
-  --allocators LIST  comma-separated (default: glibc,jemalloc,tcmalloc,mi-2.0.9,ours)
+  --allocators LIST  comma-separated (default: glibc,jemalloc,tcmalloc,mi-2.0.9,mi-2.1.7,ours)
   --alloc NAME=PATH  add another allocator (may be repeated)
-  --ref NAME         allocator the ratios are relative to (default: ours; mi-2.0.9 if ours is missing)
-  --no-install       do not apt-get install missing comparison allocators
+  --ref NAME         allocator the ratios are relative to (default: ours; mi-2.1.7 if ours is missing)
+  --no-install       do not install (apt-get) or build (C mimalloc 2.1.7) missing comparison allocators
   --build-dir DIR    default out/bench (or $BENCH_BUILD_DIR)
   --keep             keep the callgrind.out files (in <build-dir>/callgrind/)
   --detail           also show the functions the instructions of the live-page run go to
@@ -36,7 +36,7 @@ EOF
 ours="${MIMALLOC_RS_LIB:-$root/out/release/libmimalloc.so}"
 n=200000
 size=32
-alloc_list="glibc,jemalloc,tcmalloc,mi-2.0.9,ours"
+alloc_list="glibc,jemalloc,tcmalloc,mi-2.0.9,mi-2.1.7,ours"
 ref=""
 install=1
 builddir="${BENCH_BUILD_DIR:-$root/out/bench}"
@@ -115,7 +115,9 @@ ri=""
 for i in "${!names[@]}"; do [[ "${names[$i]}" == "$ref" ]] && ri=$i; done
 
 echo "Instructions per malloc($size)+free pair (callgrind; N=$n; loop overhead of $loop instructions subtracted)"
-printf '%-12s %12s %10s %12s %10s  %s\n' allocator "empty page" "/ $ref" "live page" "/ $ref" library
+w=12
+for nm in "${names[@]}"; do if (( ${#nm} > w )); then w=${#nm}; fi; done
+printf "%-${w}s %12s %10s %12s %10s  %s\n" allocator "empty page" "/ $ref" "live page" "/ $ref" library
 for i in "${!names[@]}"; do
   cells=()
   for mode in pairs live; do
@@ -125,7 +127,7 @@ for i in "${!names[@]}"; do
     elif [[ -n "$r" ]]; then cells+=("$v" "$(awk -v a="$v" -v b="$r" 'BEGIN { if (b > 0) printf "%.2fx", a / b; else print "-" }')")
     else cells+=("$v" "-"); fi
   done
-  printf '%-12s %12s %10s %12s %10s  %s\n' "${names[$i]}" "${cells[@]}" "${libs[$i]:-(system malloc)}"
+  printf "%-${w}s %12s %10s %12s %10s  %s\n" "${names[$i]}" "${cells[@]}" "${libs[$i]:-(system malloc)}"
 done
 
 if [[ $detail -eq 1 ]]; then

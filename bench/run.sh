@@ -22,10 +22,10 @@ usage: bench/run.sh [options]
                      "programs" name the two groups:
                      stress:   churn,larson,prodcons,threadchurn,large,realloc,mtchurn
                      programs: py,perl,sqlite,gcc (real programs, see bench/README.md)
-  --allocators LIST  comma-separated allocators (default: glibc,jemalloc,tcmalloc,mi-2.0.9,ours)
+  --allocators LIST  comma-separated allocators (default: glibc,jemalloc,tcmalloc,mi-2.0.9,mi-2.1.7,ours)
   --alloc NAME=PATH  add another allocator to compare (may be repeated), e.g. ours-secure=...
-  --ref NAME         allocator the ratios are relative to (default: ours; mi-2.0.9 if ours is missing)
-  --no-install       do not apt-get install missing comparison allocators
+  --ref NAME         allocator the ratios are relative to (default: ours; mi-2.1.7 if ours is missing)
+  --no-install       do not install (apt-get) or build (C mimalloc 2.1.7) missing comparison allocators
   --build-dir DIR    where programs and results go (default: out/bench, or $BENCH_BUILD_DIR)
   --timeout S        kill a run after S seconds (default 120)
   -h, --help         this text
@@ -43,7 +43,7 @@ threads=$(nproc 2>/dev/null || echo 2)
 stress_workloads="churn,larson,prodcons,threadchurn,large,realloc,mtchurn"
 program_workloads="py,perl,sqlite,gcc"
 only="$stress_workloads,$program_workloads"
-alloc_list="glibc,jemalloc,tcmalloc,mi-2.0.9,ours"
+alloc_list="glibc,jemalloc,tcmalloc,mi-2.0.9,mi-2.1.7,ours"
 ref=""
 install=1
 builddir="${BENCH_BUILD_DIR:-$root/out/bench}"

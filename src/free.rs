@@ -25,10 +25,16 @@ const START_BY_CANARY: bool = CHECKED && PADDING && !crate::track::ENABLED;
 /// `p` must be null or a live block of ours (any thread's).
 #[inline(always)]
 pub unsafe fn free(p: *mut u8) {
-    if p.is_null() {
+    // One test for null and, as in mimalloc, for any pointer whose segment would lie in
+    // the first 32 MiB or in the upper half of the address space: no segment of ours is
+    // there, so such a pointer is ignored (and the null test costs nothing extra).
+    let seg = segment::ptr_segment_unchecked(p);
+    if !segment::seg_may_be_ours(seg) {
+        if DEBUG > 0 && (p as usize) & (INTPTR_SIZE - 1) != 0 {
+            report_unaligned(p, "mi_free");
+        }
         return;
     }
-    let seg = segment::ptr_segment_nonnull(p);
     if CHECKED && !check_pointer(seg, p, "mi_free") {
         return;
     }

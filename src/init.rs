@@ -91,7 +91,7 @@ pub fn thread_data_collect() {
 #[inline(always)]
 pub fn get_default_heap() -> *mut Heap {
     let v = sync::tls_heap_get();
-    if v == 0 {
+    if !sync::TLS_STARTS_AT_EMPTY_HEAP && v == 0 {
         HEAP_EMPTY.get()
     } else {
         v as *mut Heap
@@ -100,12 +100,18 @@ pub fn get_default_heap() -> *mut Heap {
 
 /// Install `heap` as the thread's default heap and arm the teardown key.
 pub fn set_default_heap(heap: *mut Heap) {
+    // 0 for the empty heap in the teardown key (whose destructor then does not run) and,
+    // unless it starts out at the empty heap, in the slot.
     let v = if heap == HEAP_EMPTY.get() {
         0
     } else {
         heap as usize
     };
-    sync::tls_heap_set(v);
+    sync::tls_heap_set(if sync::TLS_STARTS_AT_EMPTY_HEAP {
+        heap as usize
+    } else {
+        v
+    });
     // Relaxed: the key is created during process init, before any thread can get here.
     let key = THREAD_KEY.load(Ordering::Relaxed);
     if key != 0 {

@@ -128,18 +128,25 @@ impl SpanQueue {
 /// exactly at a 32 MiB boundary (over-aligned allocation) find its segment header below.
 #[inline(always)]
 pub fn ptr_segment(p: *const u8) -> *mut Segment {
-    let s = (p as usize).wrapping_sub(1) & !SEGMENT_MASK;
-    if (s as isize) <= 0 {
-        ptr::null_mut()
+    let seg = ptr_segment_unchecked(p);
+    if seg_may_be_ours(seg) {
+        seg
     } else {
-        s as *mut Segment
+        ptr::null_mut()
     }
 }
 
-/// `ptr_segment` for a pointer known to be non-null (one instruction less on the free
-/// fast path).
+/// Whether `seg` (from `ptr_segment_unchecked`) is positive as a signed number: false
+/// for the segment of null, of pointers into the first 32 MiB and of the upper half of
+/// the address space, where no segment of ours can be.
 #[inline(always)]
-pub fn ptr_segment_nonnull(p: *const u8) -> *mut Segment {
+pub fn seg_may_be_ours(seg: *mut Segment) -> bool {
+    (seg as isize) > 0
+}
+
+/// `ptr_segment` for a pointer that passed `ptr_may_have_segment`.
+#[inline(always)]
+pub fn ptr_segment_unchecked(p: *const u8) -> *mut Segment {
     ((p as usize).wrapping_sub(1) & !SEGMENT_MASK) as *mut Segment
 }
 

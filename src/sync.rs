@@ -68,12 +68,16 @@ pub fn thread_id() -> usize {
 // The thread-local default heap pointer.
 //
 // Initial-exec TLS (the default, as C mimalloc's `-ftls-model=initial-exec`): one 8-byte
-// `.tbss` slot defined in assembly and addressed through its GOT TP-offset, so a read is
-// two instructions and never calls `__tls_get_addr` (which can allocate). The value 0
-// means "the empty heap"; the accessors translate, so the slot can live in `.tbss`.
+// `.tdata` slot defined in assembly and addressed through its GOT TP-offset, so a read is
+// two instructions and never calls `__tls_get_addr` (which can allocate). The slot's
+// initial image holds the address of the empty heap (a load-time relocation, applied
+// before the dynamic linker copies the image into any thread's TLS block, also for
+// threads that exist when the library is dlopen'ed), so a thread starts out pointing at
+// the empty heap and the fast path reads the slot without a null test.
 //
 // With the feature `local_dynamic_tls` (CMake `MI_LOCAL_DYNAMIC_TLS=ON`, for libraries
-// loaded late with dlopen) or on other architectures, a pthread key is used instead.
+// loaded late with dlopen) or on other architectures, a pthread key is used instead; its
+// value starts at 0, which the accessors' callers read as "the empty heap".
 // ---------------------------------------------------------------------------------------
 
 #[cfg(all(
@@ -83,22 +87,26 @@ pub fn thread_id() -> usize {
 ))]
 mod tls {
     core::arch::global_asm!(
-        ".pushsection .tbss._mi_rs_heap_default,\"awT\",@nobits",
+        ".pushsection .tdata._mi_rs_heap_default,\"awT\",@progbits",
         ".p2align 3",
         ".globl _mi_rs_heap_default",
         ".hidden _mi_rs_heap_default",
         ".type _mi_rs_heap_default,@object",
         ".size _mi_rs_heap_default,8",
         "_mi_rs_heap_default:",
-        ".zero 8",
+        ".quad {empty}",
         ".popsection",
+        empty = sym crate::heap::HEAP_EMPTY,
     );
+
+    /// The slot starts out holding the empty heap's address, never 0.
+    pub const STARTS_AT_EMPTY_HEAP: bool = true;
 
     #[inline(always)]
     pub fn get() -> usize {
         let v: usize;
         // SAFETY: reads this thread's slot via its initial-exec TP offset; the slot is
-        // 8 bytes of zero-initialised TLS defined above.
+        // 8 bytes of TLS defined above.
         unsafe {
             core::arch::asm!(
                 "mov {v}, qword ptr [rip + _mi_rs_heap_default@GOTTPOFF]",
@@ -134,6 +142,10 @@ mod tls {
 )))]
 mod tls {
     use super::{AtomicUsize, Ordering};
+
+    /// The slot (a key's value) starts out 0, standing for the empty heap.
+    pub const STARTS_AT_EMPTY_HEAP: bool = false;
+
     // Key + 1, so 0 means "not created yet".
     static KEY: AtomicUsize = AtomicUsize::new(0);
 
@@ -179,7 +191,12 @@ mod tls {
     pub const MODEL: &str = "pthread key";
 }
 
-/// Raw value of this thread's default-heap slot (0 = the empty heap).
+/// Whether a thread's default-heap slot starts out holding the empty heap's address
+/// (initial-exec TLS); otherwise it starts out 0, which stands for the empty heap.
+pub const TLS_STARTS_AT_EMPTY_HEAP: bool = tls::STARTS_AT_EMPTY_HEAP;
+
+/// Raw value of this thread's default-heap slot (a heap address, or 0 for the empty
+/// heap unless `TLS_STARTS_AT_EMPTY_HEAP`).
 #[inline(always)]
 pub fn tls_heap_get() -> usize {
     tls::get()

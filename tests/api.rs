@@ -627,6 +627,33 @@ fn free_of_null_is_a_noop() {
 }
 
 #[test]
+fn free_ignores_pointers_where_no_segment_can_be() {
+    // As mimalloc: a pointer whose 32 MiB segment would be the first one (null's) or in
+    // the upper half of the address space is ignored without being read.
+    let segment = 32usize << 20;
+    for p in [
+        8,
+        0x1000,
+        segment - 8,
+        segment,
+        0xFFFF_8000_0000_1000,
+        usize::MAX - 7,
+    ] {
+        unsafe {
+            set_errno(libc::EDOM);
+            mi_free(p as *mut c_void);
+            assert_eq!(errno(), libc::EDOM, "free({p:#x})");
+        }
+    }
+    // A pointer just past the first segment is looked at: ours work as before.
+    unsafe {
+        let q = mi_malloc(24);
+        assert!(!q.is_null() && (q as usize) > segment);
+        mi_free(q);
+    }
+}
+
+#[test]
 fn free_never_changes_errno() {
     unsafe {
         let mut blocks: Vec<*mut c_void> = SIZES_ALL_KINDS.iter().map(|&n| mi_malloc(n)).collect();
