@@ -11,7 +11,7 @@
 #      cbindgen check of mimalloc.h).
 #
 # Environment:
-#   MI_TEST_VARIANTS  variants to build and test (default "release debug secure secure1 secure3
+#   MI_TEST_VARIANTS  variants to build and test (default "release debug secure secure-debug secure1 secure3
 #                     asan valgrind"); known:
 #                     release, debug, secure, secure-debug, secure1, secure2, secure3
 #                     (the lower secure levels), valgrind, asan, padding,
@@ -24,7 +24,7 @@ set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=${MI_JOBS:-2}
-variants=${MI_TEST_VARIANTS:-release debug secure secure1 secure3 asan valgrind}
+variants=${MI_TEST_VARIANTS:-release debug secure secure-debug secure1 secure3 asan valgrind}
 export CARGO_BUILD_JOBS="$jobs"
 
 if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
