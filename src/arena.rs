@@ -414,9 +414,15 @@ pub unsafe fn free(p: *mut u8, size: usize, memid: &MemId) {
                 } else {
                     bitmap::claim(a.purge(), idx, blocks);
                     // Relaxed: a timestamp heuristic; a lost race only delays a purge.
-                    let now = prim::clock_now_ms();
                     if a.purge_expire.load(Ordering::Relaxed) == 0 {
+                        let now = prim::clock_now_ms();
                         a.purge_expire.store(now + delay, Ordering::Relaxed);
+                    } else {
+                        // As mimalloc: each further free pushes the pending purge back a
+                        // little, so blocks freed and taken again while a program churns
+                        // through segments (threads coming and going) are not purged and
+                        // faulted in again in between; the purge comes once it calms down.
+                        a.purge_expire.fetch_add(delay / 10, Ordering::Relaxed);
                     }
                 }
             }

@@ -305,6 +305,8 @@ pub unsafe fn collect_ex(heap: *mut Heap, mode: Collect) {
         }
         true
     });
+    // Free what became empty in the segments of exited threads (purging the rest).
+    segment::abandoned_collect(heap, mode == Collect::Force, tld);
     if force {
         segment::collect_purges(tld, true);
         if heap == (*tld).heap_backing && crate::init::is_main_thread() {

@@ -43,6 +43,9 @@ const MAX_SLICE_OFFSET_COUNT: usize = 255;
 ///   counted in `used`); the others are covered exactly by pages and free spans;
 /// * `used` counts pages in use; `abandoned <= used` counts those abandoned;
 /// * `thread_id` is the owner's thread id, or 0 while the segment is abandoned;
+/// * `in_abandoned_list` (guarded by the abandoned-list lock) is true iff the segment is
+///   linked in that list, which is what a thread claims it from; an abandoned segment
+///   off the list (being swept by `abandoned_collect`) keeps `thread_id` 0;
 /// * free spans are in the owner's span queues iff the segment is owned and normal;
 /// * `purge_mask` only has bits for free slices; `dirty_mask` has bits for slices that
 ///   may hold non-zero bytes;
@@ -53,6 +56,7 @@ pub struct Segment {
     pub memid: MemId,
     pub allow_purge: bool,
     pub was_reclaimed: bool,
+    pub in_abandoned_list: bool,
     pub kind: SegmentKind,
     pub segment_size: usize,
     pub purge_expire: i64,
@@ -402,17 +406,19 @@ unsafe fn span_free(seg: *mut Segment, idx: usize, count: usize, allow_purge: bo
     }
 }
 
-/// Unlink a free span from its queue (if it is queued).
+/// Unlink a free span from its queue (if it is queued: not in a huge or abandoned
+/// segment).
 unsafe fn span_remove_from_queue(seg: *mut Segment, slice: *mut Page, tld: *mut Tld) {
     debug_assert!((*slice).block_size == 0 && (*slice).slice_offset == 0);
-    if (*seg).kind == SegmentKind::Normal {
+    if is_owned_normal(seg) {
         span_queue_delete(span_queue_for((*slice).slice_count as usize, tld), slice);
     }
     (*slice).block_size = 0;
 }
 
-/// Free the span of a page and merge it with free neighbours.
-unsafe fn span_free_coalesce(slice: *mut Page, tld: *mut Tld) {
+/// Free the span of a page and merge it with free neighbours; returns the first slice
+/// of the merged span.
+unsafe fn span_free_coalesce(slice: *mut Page, tld: *mut Tld) -> *mut Page {
     let seg = page_segment(slice);
     let mut idx = slice_index(seg, slice);
     let mut count = (*slice).slice_count as usize;
@@ -441,6 +447,7 @@ unsafe fn span_free_coalesce(slice: *mut Page, tld: *mut Tld) {
     let page_count = (*slice).slice_count as usize;
     span_free(seg, idx, count, false, tld);
     schedule_purge(seg, page_idx, page_count);
+    slice_at(seg, idx)
 }
 
 /// Make the slices after a page's first slice point back to it: the next `extra_max` ones
@@ -588,6 +595,7 @@ unsafe fn segment_alloc(
     (*seg).abandoned_visits = 0;
     (*seg).used = 0;
     (*seg).was_reclaimed = false;
+    (*seg).in_abandoned_list = false;
     // Relaxed: the segment is not published to other threads yet.
     (*seg).thread_id.store(thread_id(), Ordering::Relaxed);
 
@@ -645,6 +653,12 @@ unsafe fn segment_free(seg: *mut Segment, _force: bool, tld: *mut Tld) {
     let segs = &mut (*tld).segments;
     segs.count -= 1;
     segs.current_size -= (*seg).segment_size;
+    if (*seg).was_reclaimed {
+        // (else the count only grows, and a thread that frees many segments of exited
+        // threads soon may not reclaim on a free at all)
+        segs.reclaim_count = segs.reclaim_count.saturating_sub(1);
+        (*seg).was_reclaimed = false;
+    }
     (*tld).stats.segments.decrease(1);
     if SECURE > 0 {
         // The next user of this memory expects it read-write: one call from the guard
@@ -794,6 +808,7 @@ unsafe fn abandoned_push(seg: *mut Segment) {
         (*(*list).head).abandoned_prev = seg;
     }
     (*list).head = seg;
+    (*seg).in_abandoned_list = true;
     // Release: a reclaimer that claims the segment (under the lock) sees its state.
     (*seg).thread_id.store(0, Ordering::Release);
     // Relaxed: a counter.
@@ -813,16 +828,17 @@ unsafe fn abandoned_unlink_locked(seg: *mut Segment) {
     }
     (*seg).abandoned_next = ptr::null_mut();
     (*seg).abandoned_prev = ptr::null_mut();
+    (*seg).in_abandoned_list = false;
     // Relaxed: a counter.
     ABANDONED_COUNT.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Claim a specific abandoned segment for the calling thread. False if another thread
-/// got it first.
+/// got it first (or is sweeping it: `abandoned_collect` takes it off the list).
 unsafe fn abandoned_claim(seg: *mut Segment) -> bool {
     ABANDONED_LOCK.lock();
-    // Relaxed: under the lock, which orders the abandoner's writes before ours.
-    let ok = (*seg).thread_id.load(Ordering::Relaxed) == 0;
+    // (under the lock, which orders the abandoner's writes before ours)
+    let ok = (*seg).in_abandoned_list;
     if ok {
         abandoned_unlink_locked(seg);
         // Relaxed: the lock's release publishes it.
@@ -849,6 +865,89 @@ unsafe fn abandoned_pop(heap: *const Heap) -> *mut Segment {
     }
     ABANDONED_LOCK.unlock();
     seg
+}
+
+/// Take the first abandoned segment off the list for a sweep, leaving it abandoned
+/// (`thread_id` 0: its free spans stay out of every span queue) but out of reach of
+/// claims.
+unsafe fn abandoned_take_for_sweep() -> *mut Segment {
+    if abandoned_count() == 0 {
+        return ptr::null_mut();
+    }
+    ABANDONED_LOCK.lock();
+    let seg = (*ABANDONED.get()).head;
+    if !seg.is_null() {
+        abandoned_unlink_locked(seg);
+    }
+    ABANDONED_LOCK.unlock();
+    seg
+}
+
+/// `_mi_abandoned_collect`, run by every collect (also at thread exit): visit the
+/// abandoned segments -- all of them with `force`, else at most 1024, to bound the
+/// latency -- take in the blocks other threads freed into their pages, release the
+/// pages that became empty, and free the segments that became empty (by reclaiming
+/// them, which frees a segment with no page in use). The others get their due purges
+/// and go back on the list. Without this, a segment whose blocks were all freed by
+/// threads that may not reclaim it stays abandoned, with all its memory, until some
+/// thread needs a segment.
+///
+/// # Safety
+/// `heap` must be the calling thread's initialised heap and `tld` its thread data.
+pub unsafe fn abandoned_collect(heap: *mut Heap, force: bool, tld: *mut Tld) {
+    let max = if force { abandoned_count() } else { 1024 };
+    let mut visited: *mut Segment = ptr::null_mut();
+    for _ in 0..max {
+        let seg = abandoned_take_for_sweep();
+        if seg.is_null() {
+            break;
+        }
+        if release_empty_pages(seg, tld) {
+            // Relaxed: nothing is published by it; other threads only compare it with
+            // their own id (and no claim can reach the segment off the list).
+            (*seg).thread_id.store(thread_id(), Ordering::Relaxed);
+            let freed = reclaim(seg, heap, tld);
+            debug_assert!(freed.is_null());
+        } else {
+            try_purge(seg, force);
+            (*seg).abandoned_next = visited;
+            visited = seg;
+        }
+    }
+    while !visited.is_null() {
+        let seg = visited;
+        visited = (*seg).abandoned_next;
+        abandoned_push(seg);
+    }
+}
+
+/// For a swept abandoned segment: take in each page's thread-free list and release the
+/// pages with no live block left (their spans are not queued: nobody owns them).
+/// Returns whether the segment holds no live block any more.
+unsafe fn release_empty_pages(seg: *mut Segment, tld: *mut Tld) -> bool {
+    debug_assert!((*seg).thread_id.load(Ordering::Relaxed) == 0 && !(*seg).in_abandoned_list);
+    let mut idx = (*seg).segment_info_slices;
+    while idx < (*seg).slice_entries {
+        let mut slice = slice_at(seg, idx);
+        if (*slice).block_size > 1 {
+            let page = slice;
+            page::free_collect(page, false);
+            if (*page).all_free() {
+                if (*seg).kind == SegmentKind::Huge {
+                    // (its span is longer than the slice table: the reclaim that frees
+                    // the segment clears it)
+                    return true;
+                }
+                (*seg).abandoned -= 1;
+                (*tld).stats.pages_abandoned.decrease(1);
+                // (coalescing may merge it with the spans before and after it)
+                slice = page_clear(page, tld);
+                idx = slice_index(seg, slice);
+            }
+        }
+        idx += ((*slice).slice_count as usize).max(1);
+    }
+    (*seg).used == 0
 }
 
 /// All used pages of the segment are abandoned: give the segment up.
@@ -955,7 +1054,8 @@ unsafe fn reclaim(seg: *mut Segment, heap: *mut Heap, tld: *mut Tld) -> *mut Seg
 
 /// Give an empty page's slices back to its segment (and count it out), without
 /// deciding the segment's fate: `page_free` does that; a reclaim walk decides itself.
-unsafe fn page_clear(page: *mut Page, tld: *mut Tld) {
+/// Returns the first slice of the free span the page's slices ended up in.
+unsafe fn page_clear(page: *mut Page, tld: *mut Tld) -> *mut Page {
     let seg = page_segment(page);
     let stats = &(*tld).stats;
     stats.pages.decrease(1);
@@ -980,16 +1080,18 @@ unsafe fn page_clear(page: *mut Page, tld: *mut Tld) {
     (*page).xthread_free.store(0, Ordering::Relaxed);
     (*page).xheap.store(ptr::null_mut(), Ordering::Relaxed);
     (*page).page_start = ptr::null_mut();
-    if (*seg).kind == SegmentKind::Huge {
+    let span = if (*seg).kind == SegmentKind::Huge {
         (*page).block_size = 0;
+        page
     } else {
         if options::get(Opt::DeprecatedPageReset) != 0 && (*seg).allow_purge {
             let idx = slice_index(seg, page);
             purge_range(seg, idx, (*page).slice_count as usize);
         }
-        span_free_coalesce(page, tld);
-    }
+        span_free_coalesce(page, tld)
+    };
     (*seg).used -= 1;
+    span
 }
 
 /// When a thread needs a fresh span: reclaim an abandoned segment instead of mapping a

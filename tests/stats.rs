@@ -412,6 +412,24 @@ fn counts_are_plausible_after_allocations() {
     run_child("child_counts", &[]);
 }
 
+/// Blocks that `threads` threads, one after another, allocated and left alive when they
+/// exited (so their segments were abandoned).
+fn blocks_of_exited_threads(threads: usize) -> Vec<usize> {
+    let mut blocks = Vec::new();
+    for _ in 0..threads {
+        blocks.extend(
+            std::thread::spawn(|| {
+                (0..50)
+                    .map(|i| unsafe { mi_malloc(64 + i) } as usize)
+                    .collect::<Vec<_>>()
+            })
+            .join()
+            .unwrap(),
+        );
+    }
+    blocks
+}
+
 #[test]
 fn child_threads_and_abandonment() {
     if !in_child("child_threads_and_abandonment") {
@@ -419,18 +437,7 @@ fn child_threads_and_abandonment() {
     }
     unsafe {
         // Three threads leave live blocks behind: their segments are abandoned.
-        let mut blocks = Vec::new();
-        for _ in 0..3 {
-            blocks.extend(
-                std::thread::spawn(|| {
-                    (0..50)
-                        .map(|i| mi_malloc(64 + i) as usize)
-                        .collect::<Vec<_>>()
-                })
-                .join()
-                .unwrap(),
-            );
-        }
+        let blocks = blocks_of_exited_threads(3);
         let calls = stats_text(false);
         check_table(&calls);
         let rs = rows(&calls);
@@ -472,6 +479,66 @@ fn child_threads_and_abandonment() {
 #[test]
 fn thread_and_abandonment_counts() {
     run_child("child_threads_and_abandonment", &[]);
+}
+
+#[test]
+fn child_collect_frees_emptied_abandoned_segments() {
+    if !in_child("child_collect_frees_emptied_abandoned_segments") {
+        return;
+    }
+    unsafe {
+        // Three threads leave live blocks behind (each new thread may reclaim the segment
+        // of the one before); this thread, which may not reclaim on free in this run,
+        // frees them all, so the segments left abandoned are empty. (This thread
+        // allocates first: a collect on a thread that never allocated does nothing.)
+        let mine = mi_malloc(8);
+        let blocks = blocks_of_exited_threads(3);
+        for p in blocks {
+            mi_free(p as *mut c_void);
+        }
+        let rs = rows(&stats_text(false));
+        let abandoned_before = row_n(&rs, "-abandoned", 0).amount(3);
+        let segments_before = row(&rs, "segments").amount(3);
+        assert!(
+            abandoned_before >= 1.0,
+            "no segment left abandoned: {:?}",
+            row_n(&rs, "-abandoned", 0).line
+        );
+        // A plain (not forced) collect sweeps the abandoned segments and frees the empty ones.
+        mi_collect(false);
+        let calls = stats_text(false);
+        check_table(&calls);
+        let rs = rows(&calls);
+        assert_eq!(
+            row_n(&rs, "-abandoned", 0).amount(3),
+            0.0,
+            "emptied abandoned segments were not freed: {:?}",
+            row_n(&rs, "-abandoned", 0).line
+        );
+        assert!(
+            row(&rs, "segments").amount(3) <= segments_before - abandoned_before,
+            "segments before {segments_before}: {:?}",
+            row(&rs, "segments").line
+        );
+        assert_eq!(
+            row_n(&rs, "-abandoned", 1).amount(3),
+            0.0,
+            "pages still abandoned"
+        );
+        // The allocator is still sound afterwards.
+        let p = mi_malloc(100);
+        assert!(!p.is_null());
+        mi_free(p);
+        mi_free(mine);
+    }
+}
+
+#[test]
+fn collect_frees_emptied_abandoned_segments() {
+    run_child(
+        "child_collect_frees_emptied_abandoned_segments",
+        &[("MIMALLOC_ABANDONED_RECLAIM_ON_FREE", "0")],
+    );
 }
 
 // ---------------------------------------------------------------------------------------
