@@ -43,9 +43,11 @@ const MAX_SLICE_OFFSET_COUNT: usize = 255;
 ///   counted in `used`); the others are covered exactly by pages and free spans;
 /// * `used` counts pages in use; `abandoned <= used` counts those abandoned;
 /// * `thread_id` is the owner's thread id, or 0 while the segment is abandoned;
-/// * `in_abandoned_list` (guarded by the abandoned-list lock) is true iff the segment is
-///   linked in that list, which is what a thread claims it from; an abandoned segment
-///   off the list (being swept by `abandoned_collect`) keeps `thread_id` 0;
+/// * `abandoned_next`/`abandoned_prev` (guarded by the abandoned-list lock) link the
+///   segment in that list, which is what a thread claims it from; off it `abandoned_prev`
+///   is null (a sweep chains the segments it holds through `abandoned_next`), and an
+///   abandoned segment off the list (being swept by `abandoned_collect`) keeps
+///   `thread_id` 0;
 /// * free spans are in the owner's span queues iff the segment is owned and normal;
 /// * `purge_mask` only has bits for free slices; `dirty_mask` has bits for slices that
 ///   may hold non-zero bytes;
@@ -56,7 +58,6 @@ pub struct Segment {
     pub memid: MemId,
     pub allow_purge: bool,
     pub was_reclaimed: bool,
-    pub in_abandoned_list: bool,
     pub kind: SegmentKind,
     pub segment_size: usize,
     pub purge_expire: i64,
@@ -595,7 +596,6 @@ unsafe fn segment_alloc(
     (*seg).abandoned_visits = 0;
     (*seg).used = 0;
     (*seg).was_reclaimed = false;
-    (*seg).in_abandoned_list = false;
     // Relaxed: the segment is not published to other threads yet.
     (*seg).thread_id.store(thread_id(), Ordering::Relaxed);
 
@@ -650,15 +650,7 @@ unsafe fn segment_free(seg: *mut Segment, _force: bool, tld: *mut Tld) {
         }
     }
     segment_map::unregister(seg);
-    let segs = &mut (*tld).segments;
-    segs.count -= 1;
-    segs.current_size -= (*seg).segment_size;
-    if (*seg).was_reclaimed {
-        // (else the count only grows, and a thread that frees many segments of exited
-        // threads soon may not reclaim on a free at all)
-        segs.reclaim_count = segs.reclaim_count.saturating_sub(1);
-        (*seg).was_reclaimed = false;
-    }
+    count_out(seg, tld);
     (*tld).stats.segments.decrease(1);
     if SECURE > 0 {
         // The next user of this memory expects it read-write: one call from the guard
@@ -808,7 +800,6 @@ unsafe fn abandoned_push(seg: *mut Segment) {
         (*(*list).head).abandoned_prev = seg;
     }
     (*list).head = seg;
-    (*seg).in_abandoned_list = true;
     // Release: a reclaimer that claims the segment (under the lock) sees its state.
     (*seg).thread_id.store(0, Ordering::Release);
     // Relaxed: a counter.
@@ -828,7 +819,6 @@ unsafe fn abandoned_unlink_locked(seg: *mut Segment) {
     }
     (*seg).abandoned_next = ptr::null_mut();
     (*seg).abandoned_prev = ptr::null_mut();
-    (*seg).in_abandoned_list = false;
     // Relaxed: a counter.
     ABANDONED_COUNT.fetch_sub(1, Ordering::Relaxed);
 }
@@ -837,8 +827,9 @@ unsafe fn abandoned_unlink_locked(seg: *mut Segment) {
 /// got it first (or is sweeping it: `abandoned_collect` takes it off the list).
 unsafe fn abandoned_claim(seg: *mut Segment) -> bool {
     ABANDONED_LOCK.lock();
-    // (under the lock, which orders the abandoner's writes before ours)
-    let ok = (*seg).in_abandoned_list;
+    // (under the lock, which orders the abandoner's writes before ours; off the list
+    // only the head has no predecessor)
+    let ok = (*ABANDONED.get()).head == seg || !(*seg).abandoned_prev.is_null();
     if ok {
         abandoned_unlink_locked(seg);
         // Relaxed: the lock's release publishes it.
@@ -925,7 +916,7 @@ pub unsafe fn abandoned_collect(heap: *mut Heap, force: bool, tld: *mut Tld) {
 /// pages with no live block left (their spans are not queued: nobody owns them).
 /// Returns whether the segment holds no live block any more.
 unsafe fn release_empty_pages(seg: *mut Segment, tld: *mut Tld) -> bool {
-    debug_assert!((*seg).thread_id.load(Ordering::Relaxed) == 0 && !(*seg).in_abandoned_list);
+    debug_assert!((*seg).thread_id.load(Ordering::Relaxed) == 0);
     let mut idx = (*seg).segment_info_slices;
     while idx < (*seg).slice_entries {
         let mut slice = slice_at(seg, idx);
@@ -971,15 +962,23 @@ unsafe fn segment_abandon(seg: *mut Segment, tld: *mut Tld) {
         options::is_enabled(Opt::AbandonedPagePurge) || (*seg).memid.kind != MemKind::Arena,
     );
     (*tld).stats.segments_abandoned.increase(1);
+    count_out(seg, tld);
+    (*seg).abandoned_visits = 0;
+    abandoned_push(seg);
+}
+
+/// The thread gives `seg` up (frees or abandons it): take it out of the thread's counts,
+/// the reverse of what `segment_alloc` and `reclaim` add. (A reclaimed segment leaves
+/// `reclaim_count` too, else the count only grows and a thread that went through many
+/// segments of exited threads soon may not reclaim on a free at all.)
+unsafe fn count_out(seg: *mut Segment, tld: *mut Tld) {
     let segs = &mut (*tld).segments;
     segs.count -= 1;
     segs.current_size -= (*seg).segment_size;
-    (*seg).abandoned_visits = 0;
     if (*seg).was_reclaimed {
         segs.reclaim_count = segs.reclaim_count.saturating_sub(1);
         (*seg).was_reclaimed = false;
     }
-    abandoned_push(seg);
 }
 
 /// Abandon one page of an exiting thread's heap (it still has live blocks).
