@@ -359,10 +359,9 @@ fn check_pointer(seg: *mut Segment, p: *mut u8, msg: &str) -> bool {
         report_unaligned(p, msg);
         return false;
     }
-    // The map first: the header of a segment that is not ours may not be mapped.
-    let valid = crate::segment_map::is_in_heap_region(p)
-        // SAFETY: the map says the segment is live, so its header is readable.
-        && unsafe { (*seg).cookie } == seg as usize ^ heap::main_cookie();
+    // (the map before the cookie: the header of a segment that is not ours may not be
+    // mapped)
+    let valid = crate::segment_map::is_live_segment(seg);
     if !valid {
         report_invalid_space(p, msg);
     }

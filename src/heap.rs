@@ -492,10 +492,10 @@ pub unsafe fn set_default(heap: *mut Heap) -> *mut Heap {
 /// # Safety
 /// `heap` must be a heap of the calling thread.
 pub unsafe fn contains_block(heap: *mut Heap, p: *const u8) -> bool {
-    if !is_initialized(heap) || p.is_null() || !crate::segment_map::is_in_heap_region(p) {
+    let seg = segment::ptr_segment(p);
+    if !is_initialized(heap) || !crate::segment_map::is_live_segment(seg) {
         return false;
     }
-    let seg = segment::ptr_segment(p);
     let page = segment::page_of(seg, p);
     (*page).block_size > 1 && (*page).heap() == heap
 }

@@ -133,7 +133,9 @@ pub unsafe fn underscore_expand(p: *mut u8, newsize: usize) -> *mut u8 {
 /// # Safety
 /// `p` must be null, a pointer outside our heap region, or a live block of ours.
 pub unsafe fn cfree(p: *mut u8) {
-    if crate::segment_map::is_in_heap_region(p) {
+    // (the segment `free` reads, not the chunk of `p`: they differ for a pointer at a
+    // chunk's start)
+    if crate::segment_map::is_live_segment(crate::segment::ptr_segment(p)) {
         free::free(p);
     }
 }

@@ -66,29 +66,21 @@ pub fn is_in_heap_region(p: *const u8) -> bool {
     }
 }
 
-/// The segment of `p` if `p` is in one of our segments (validated by the map and the
-/// segment's cookie), else null. Used by checked frees.
-pub fn checked_segment(p: *const u8) -> *mut Segment {
-    if !is_in_heap_region(p) {
-        return core::ptr::null_mut();
-    }
-    let seg = crate::segment::ptr_segment(p);
-    // A huge segment longer than 32 MiB: the header is at the first registered chunk
-    // below. Walk down while the map says "segment" and the cookie does not match.
-    let mut s = seg as usize;
-    loop {
-        if !is_in_heap_region(s as *const u8) {
-            return core::ptr::null_mut();
-        }
-        // SAFETY: the map says `s` is the start of a 32 MiB chunk of a live segment, so
-        // its first bytes are mapped (either a header or block memory).
-        let cookie = unsafe { (*(s as *const Segment)).cookie };
-        if cookie == s ^ crate::heap::main_cookie() {
-            return s as *mut Segment;
-        }
-        if s < SEGMENT_SIZE {
-            return core::ptr::null_mut();
-        }
-        s -= SEGMENT_SIZE;
-    }
+/// Whether `seg` (a 32 MiB-aligned address) is the header of one of our live segments:
+/// its chunk is in the map (so its first bytes are mapped) and its cookie matches.
+/// Checked frees ask this of the segment they are about to read, which is the segment
+/// of `p - 1` (see `segment::ptr_segment`): for a pointer at the very start of a chunk
+/// that is the chunk below, so asking the map about `p` itself is not enough.
+#[inline(always)]
+pub fn is_live_segment(seg: *const Segment) -> bool {
+    // (an address, so any value is fine: null maps to chunk 0, where no segment can be)
+    let addr = seg as usize;
+    let registered = match index(addr) {
+        // Acquire: pairs with the release in `set_range`.
+        Some((w, b)) => MAP[w].load(Ordering::Acquire) & (1 << b) != 0,
+        None => false,
+    };
+    // SAFETY: the map says `seg` starts a chunk of a live segment, so its first bytes
+    // are mapped (a header, or block memory of a huge segment, whose cookie fails).
+    registered && unsafe { (*(addr as *const Segment)).cookie } == addr ^ crate::heap::main_cookie()
 }

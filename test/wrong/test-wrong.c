@@ -266,6 +266,21 @@ static void* thread_promises(void* arg) {
 }
 
 /* what mimalloc promises for bad input in every build, release included */
+/* the start of the segment of the first small block, if the 32 MiB below it are not
+   ours (so that its "header" -- what free reads for it -- is foreign and likely not
+   mapped); else NULL. The block stays allocated. */
+static uint8_t* segment_start_below_foreign(void) {
+  static void* first = NULL;
+  if (first == NULL) first = mi_malloc(64);
+  uintptr_t seg = ((uintptr_t)first - 1) & ~MI_SEGMENT_MASK;
+  CHECK(mi_is_in_heap_region((void*)seg));
+  if (mi_is_in_heap_region((void*)(seg - 1))) {
+    fprintf(stderr, "wrong: the chunk below segment %p is ours: not tested\n", (void*)seg);
+    return NULL;
+  }
+  return (uint8_t*)seg;
+}
+
 static void case_promises(void) {
   pthread_t t;
   CHECK(pthread_create(&t, NULL, &thread_promises, NULL) == 0);
@@ -326,6 +341,15 @@ static void case_promises(void) {
   mi_free_aligned(p, 128);
   p = mi_malloc(10);
   mi_cfree(p);                                     /* mi_cfree of our block frees it */
+
+  /* the start of one of our segments is no block; its header is that of the chunk
+     below (free reads the segment of p - 1), which need not even be mapped: mi_cfree
+     and mi_heap_contains_block must not read it */
+  uint8_t* s = segment_start_below_foreign();
+  if (s != NULL) {
+    mi_cfree(launder(s));
+    CHECK(!mi_heap_contains_block(mi_heap_get_default(), s));
+  }
 
   /* impossible requests fail cleanly */
   errno = 0;
@@ -501,6 +525,16 @@ static void case_free_unused(void) {
   xfree(q);
   heap_still_works();
   xfree(p);
+}
+
+/* a pointer at the start of one of our segments: not a block (an error), and the
+   header of the chunk below, which free would read, is not ours */
+static void case_free_segment_start(void) {
+  uint8_t* s = segment_start_below_foreign();
+  CHECK(s != NULL);
+  if (s == NULL) return;
+  xfree(s);
+  heap_still_works();
 }
 
 static void case_usable_size_foreign(void) {
@@ -740,6 +774,7 @@ static const struct { const char* name; case_fun_t* fun; } cases[] = {
   { "free-mmap",            &case_free_mmap },
   { "free-libc",            &case_free_libc },
   { "free-unused",          &case_free_unused },
+  { "free-segment-start",   &case_free_segment_start },
   { "usable-size-foreign",  &case_usable_size_foreign },
   { "read-after-free",      &case_read_after_free },
   { "write-after-free-data",&case_write_after_free_data },
