@@ -13,6 +13,7 @@ use crate::page_queue::{self, PageQueue};
 use crate::segment;
 use crate::sync::{AtomicPtr, AtomicU8, AtomicUsize, Ordering, Racy};
 use crate::types::*;
+use core::mem::MaybeUninit;
 use core::ptr;
 
 /// A free block: its first word links to the next free block (encoded in secure/debug
@@ -396,7 +397,10 @@ pub unsafe fn extend_free(heap: *mut Heap, page: *mut Page) {
 /// Secure builds: link the new blocks in a random order. The extension is cut into up to
 /// 64 slices of consecutive blocks; each next block is the next unused one of a slice
 /// picked at random (by 8 fresh random bits per block), so consecutive allocations are
-/// rarely adjacent and the next address cannot be told from the previous ones.
+/// rarely adjacent and the next address cannot be told from the previous ones. When the
+/// picked slice is used up, the next slice (cyclically) with blocks left is taken, as in
+/// mimalloc; a bit mask of those slices finds it in constant time, where a scan over the
+/// counts costs dozens of steps per block once most slices are empty.
 ///
 /// # Safety
 /// `page` must be owned by the calling thread, with an empty `free` list, and `start`
@@ -408,24 +412,44 @@ unsafe fn extend_free_secure(
     extend: usize,
 ) {
     debug_assert!(extend >= 2 && (*page).free.is_null());
+    debug_assert!(extend <= u32::MAX as usize);
     let bsize = (*page).block_size;
-    let mut shift = 6usize; // up to 64 slices
-    while (extend >> shift) == 0 {
-        shift -= 1;
-    }
+    // 2^shift slices, the largest power of two up to 64 that gives each a block
+    let shift = (usize::BITS - 1 - extend.leading_zeros()).min(6);
     let slice_count = 1usize << shift;
-    let slice_extend = extend / slice_count;
-    let mut blocks = [ptr::null_mut::<Block>(); 64];
-    let mut counts = [0usize; 64];
+    let slice_extend = extend >> shift;
+    // Per slice: `blocks`, its next unused block (for the current slice: the block just
+    // taken, the tail of the list); `left`, how many are still unused. Only the first
+    // `slice_count` entries are initialised and read (the indices below are masked to
+    // `slice_count - 1`, or bits of `nonempty`, which has no higher bits).
+    let mut blocks = [MaybeUninit::<*mut Block>::uninit(); 64];
+    let mut left = [MaybeUninit::<u32>::uninit(); 64];
+    let mut at = start as *mut u8;
     for i in 0..slice_count {
-        blocks[i] = (start as *mut u8).add(i * slice_extend * bsize) as *mut Block;
-        counts[i] = slice_extend;
+        blocks[i].write(at as *mut Block);
+        left[i].write(slice_extend as u32);
+        at = at.add(slice_extend * bsize);
     }
-    counts[slice_count - 1] += extend % slice_count;
+    left[slice_count - 1].write((slice_extend + extend % slice_count) as u32);
+    // Bit s: slice s has unused blocks.
+    let mut nonempty: u64 = if slice_count == 64 {
+        !0
+    } else {
+        (1u64 << slice_count) - 1
+    };
+    // Take one unused block of slice `s`; a slice's last one clears its bit.
+    // SAFETY (this and every `assume_init` below): `s` is below `slice_count`.
+    let take = |left: &mut [MaybeUninit<u32>; 64], nonempty: &mut u64, s: usize| {
+        let n = unsafe { left[s].assume_init() } - 1;
+        left[s].write(n);
+        if n == 0 {
+            *nonempty &= !(1u64 << s);
+        }
+    };
     let r = random.next();
-    let mut current = (r as usize) % slice_count;
-    counts[current] -= 1;
-    let free_start = blocks[current];
+    let mut current = (r as usize) & (slice_count - 1);
+    take(&mut left, &mut nonempty, current);
+    let free_start = blocks[current].assume_init();
     // One (cheap) shuffle per 8 blocks; each block uses its own byte of it, so no two
     // picks share random bits (nor with the first pick, which used `r`).
     let mut rnd = crate::random::shuffle(r | 1);
@@ -434,20 +458,20 @@ unsafe fn extend_free_secure(
         if round == 0 {
             rnd = crate::random::shuffle(rnd);
         }
-        let mut next = ((rnd >> (8 * round)) as usize) & (slice_count - 1);
-        while counts[next] == 0 {
-            next += 1;
-            if next == slice_count {
-                next = 0;
-            }
-        }
-        counts[next] -= 1;
-        let block = blocks[current];
-        blocks[current] = (block as *mut u8).add(bsize) as *mut Block;
-        block_set_next(page, block, blocks[next]);
+        let want = ((rnd >> (8 * round)) as usize) & (slice_count - 1);
+        // the first slice with blocks left at or after `want`, wrapping around (there is
+        // one: `extend - i` blocks are unused)
+        debug_assert!(nonempty != 0);
+        let above = nonempty & (!0u64 << want);
+        let next = if above != 0 { above } else { nonempty }.trailing_zeros() as usize;
+        take(&mut left, &mut nonempty, next);
+        let block = blocks[current].assume_init();
+        blocks[current].write((block as *mut u8).add(bsize) as *mut Block);
+        block_set_next(page, block, blocks[next].assume_init());
         current = next;
     }
-    block_set_next(page, blocks[current], ptr::null_mut());
+    debug_assert!(nonempty == 0);
+    block_set_next(page, blocks[current].assume_init(), ptr::null_mut());
     (*page).free = free_start;
 }
 
@@ -908,6 +932,39 @@ mod tests {
             "{shared_bits} of {early_pairs}"
         );
         assert!(adjacent * 10 < pairs, "{adjacent} of {pairs}");
+    }
+
+    /// Every extension size (one slice up to 64, with remainders) links each block once.
+    #[test]
+    fn secure_extension_links_every_block_for_any_count() {
+        let mut random = crate::random::Random::empty();
+        random.init();
+        for n in [2usize, 3, 5, 8, 31, 63, 64, 65, 127, 200, 512] {
+            let mut buf = vec![0u64; n * 2]; // n blocks of 16 bytes
+            let mut page = Page::empty();
+            page.page_start = buf.as_mut_ptr() as *mut u8;
+            page.block_size = 16;
+            page.reserved = n as u32;
+            for _ in 0..20 {
+                page.free = ptr::null_mut();
+                let start = page.page_start as *mut Block;
+                // SAFETY: `page` describes `buf`, which holds n blocks of 16 bytes.
+                unsafe { extend_free_secure(&mut random, &mut page, start, n) };
+                page.capacity = n as u32;
+                let mut seen = vec![false; n];
+                let mut b = page.free;
+                let mut count = 0;
+                while !b.is_null() && count <= n {
+                    let i = (b as usize - page.page_start as usize) / 16;
+                    assert!(!seen[i], "block {i} linked twice (n = {n})");
+                    seen[i] = true;
+                    count += 1;
+                    // SAFETY: `b` is a block of the list just built.
+                    b = unsafe { block_next(&page, b) };
+                }
+                assert_eq!(count, n, "n = {n}");
+            }
+        }
     }
 
     #[test]
