@@ -54,16 +54,19 @@ pub unsafe fn unregister(seg: *const Segment) {
     set_range(seg as usize, (*seg).segment_size, false);
 }
 
-/// Whether `p` lies in memory of one of our segments.
-pub fn is_in_heap_region(p: *const u8) -> bool {
-    if p.is_null() {
-        return false;
-    }
-    match index(p as usize) {
+/// Whether the 32 MiB chunk of `addr` belongs to a live segment.
+#[inline(always)]
+fn is_registered(addr: usize) -> bool {
+    match index(addr) {
         // Acquire: pairs with the release in `set_range`.
         Some((w, b)) => MAP[w].load(Ordering::Acquire) & (1 << b) != 0,
         None => false,
     }
+}
+
+/// Whether `p` lies in memory of one of our segments.
+pub fn is_in_heap_region(p: *const u8) -> bool {
+    !p.is_null() && is_registered(p as usize)
 }
 
 /// Whether `seg` (a 32 MiB-aligned address) is the header of one of our live segments:
@@ -75,12 +78,8 @@ pub fn is_in_heap_region(p: *const u8) -> bool {
 pub fn is_live_segment(seg: *const Segment) -> bool {
     // (an address, so any value is fine: null maps to chunk 0, where no segment can be)
     let addr = seg as usize;
-    let registered = match index(addr) {
-        // Acquire: pairs with the release in `set_range`.
-        Some((w, b)) => MAP[w].load(Ordering::Acquire) & (1 << b) != 0,
-        None => false,
-    };
     // SAFETY: the map says `seg` starts a chunk of a live segment, so its first bytes
     // are mapped (a header, or block memory of a huge segment, whose cookie fails).
-    registered && unsafe { (*(addr as *const Segment)).cookie } == addr ^ crate::heap::main_cookie()
+    is_registered(addr)
+        && unsafe { (*(addr as *const Segment)).cookie } == addr ^ crate::heap::main_cookie()
 }
