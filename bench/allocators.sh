@@ -6,6 +6,9 @@
 # functions note() and die().
 # Sets: names[] and libs[] (libs[i] = "" is the system allocator), ref.
 
+# What --allocators all means.
+bench_all_allocators="glibc,jemalloc,tcmalloc,mi-2.0.9,mi-2.1.7,mi-2.3.2,mi-3.3.2,snmalloc,ours"
+
 # bench_find_lib PACKAGE DEFAULT-PATH REGEX: the library of a Debian package.
 bench_find_lib() {
   local pkg=$1 def=$2 re=$3 f
@@ -43,8 +46,25 @@ bench_install() {
   } >"$builddir/logs/apt.log" 2>&1 || note "apt-get failed, see $builddir/logs/apt.log"
 }
 
+# bench_built NAME LIB WHAT SCRIPT [ARGS...]: an allocator built from source
+# (C mimalloc, snmalloc) by bench/SCRIPT ARGS: built on first use unless
+# --no-install, then added.
+bench_built() {
+  local name=$1 lib=$2 what=$3 script=$4
+  shift 4
+  if [[ ! -f "$lib" && $install -eq 1 ]]; then
+    "$here/$script" "$@" --build-dir "$builddir" --variants release --quiet >/dev/null ||
+      note "could not build $what (bench/$script needs cargo, cmake and a C/C++ compiler)"
+  fi
+  if [[ -f "$lib" ]]; then
+    names+=("$name"); libs+=("$lib")
+  else
+    note "$what not built (run bench/$script${*:+ $*}); skipped"
+  fi
+}
+
 setup_allocators() {
-  local p a e i n l out want ok fn got glibc_so cand
+  local p a e i n l v out want ok fn got glibc_so cand
   mkdir -p "$builddir/logs"
   for p in benchwrap allocprobe; do
     if [[ ! -x "$builddir/$p" || "$here/$p.c" -nt "$builddir/$p" ]]; then
@@ -60,9 +80,13 @@ setup_allocators() {
 
   names=()
   libs=()
-  local wanted
-  IFS=, read -r -a wanted <<<"$alloc_list"
-  for a in "${wanted[@]}"; do
+  local wanted=() given all_list
+  IFS=, read -r -a given <<<"$alloc_list"
+  IFS=, read -r -a all_list <<<"$bench_all_allocators"
+  for a in ${given[@]+"${given[@]}"}; do
+    if [[ $a == all ]]; then wanted+=("${all_list[@]}"); else wanted+=("$a"); fi
+  done
+  for a in ${wanted[@]+"${wanted[@]}"}; do
     case "$a" in
       glibc) names+=(glibc); libs+=("") ;;
       jemalloc|je)
@@ -71,15 +95,19 @@ setup_allocators() {
         if [[ -n "$tc" ]]; then names+=(tcmalloc); libs+=("$tc"); else note "tcmalloc not found (package libtcmalloc-minimal4); skipped"; fi ;;
       mi-2.0.9|mimalloc|mi)
         if [[ -n "$mi" ]]; then names+=(mi-2.0.9); libs+=("$mi"); else note "C mimalloc 2.0.9 not found (package libmimalloc2.0); skipped"; fi ;;
-      mi-2.1.7|mi-2.1)
-        # C mimalloc 2.1.7, the version we re-implement: built from source by
-        # c-mimalloc.sh (no distribution packages it).
-        l=$builddir/c-mimalloc/2.1.7/release/libmimalloc.so
-        if [[ ! -f "$l" && $install -eq 1 ]]; then
-          "$here/c-mimalloc.sh" --build-dir "$builddir" --variants release --quiet >/dev/null ||
-            note "could not build C mimalloc 2.1.7 (bench/c-mimalloc.sh needs curl and cmake)"
-        fi
-        if [[ -f "$l" ]]; then names+=(mi-2.1.7); libs+=("$l"); else note "C mimalloc 2.1.7 not built (run bench/c-mimalloc.sh); skipped"; fi ;;
+      mi-2.1.7|mi-2.1|mi-2.3.2|mi-2.3|mi-3.3.2|mi-3.3|mi-3)
+        # C mimalloc 2.1.7 (the version we re-implement), 2.3.2 and 3.3.2:
+        # built from source by c-mimalloc.sh (no distribution packages them).
+        case "$a" in
+          mi-2.1*) v=2.1.7 ;;
+          mi-2.3*) v=2.3.2 ;;
+          *) v=3.3.2 ;;
+        esac
+        bench_built "mi-$v" "$builddir/c-mimalloc/$v/release/libmimalloc.so" "C mimalloc $v" \
+          c-mimalloc.sh --version "$v" ;;
+      snmalloc|sn)
+        # snmalloc's LD_PRELOAD shim, built from source by snmalloc.sh.
+        bench_built snmalloc "$builddir/snmalloc/release/libsnmallocshim.so" snmalloc snmalloc.sh ;;
       ours)
         if [[ -f "$ours" ]]; then
           names+=(ours); libs+=("$(realpath "$ours")")
@@ -103,6 +131,7 @@ setup_allocators() {
   local keep_names=() keep_libs=()
   for i in "${!names[@]}"; do
     n=${names[$i]} l=${libs[$i]}
+    [[ " ${keep_names[*]-} " != *" $n "* ]] || continue  # named twice
     if ! out=$(LD_PRELOAD="$l" "$builddir/allocprobe" 2>&1); then
       note "$n: a test program fails with $l preloaded; skipped:"
       echo "$out" | sed 's/^/    /' >&2

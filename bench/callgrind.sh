@@ -13,10 +13,11 @@ usage: bench/callgrind.sh [options]
   --ours PATH        our libmimalloc.so (default: $MIMALLOC_RS_LIB, else out/release/libmimalloc.so)
   -n N               malloc/free pairs counted (default 200000)
   --size S           request size in bytes (default 32)
-  --allocators LIST  comma-separated (default: glibc,jemalloc,tcmalloc,mi-2.0.9,mi-2.1.7,ours)
+  --allocators LIST  comma-separated (default: glibc,jemalloc,tcmalloc,mi-2.0.9,mi-2.1.7,ours);
+                     also mi-2.3.2, mi-3.3.2, snmalloc; "all" names all nine
   --alloc NAME=PATH  add another allocator (may be repeated)
   --ref NAME         allocator the ratios are relative to (default: ours; mi-2.1.7 if ours is missing)
-  --no-install       do not install (apt-get) or build (C mimalloc 2.1.7) missing comparison allocators
+  --no-install       do not install (apt-get) or build (C mimalloc, snmalloc) missing comparison allocators
   --build-dir DIR    default out/bench (or $BENCH_BUILD_DIR)
   --keep             keep the callgrind.out files (in <build-dir>/callgrind/)
   --detail           also show the functions the instructions of the live-page run go to

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the allocator benchmarks of bench/ under glibc, jemalloc, tcmalloc,
-# Debian's C mimalloc 2.0.9 and ours, side by side, and print time, peak RSS
-# and the ratio to ours. See bench/README.md.
+# C mimalloc (Debian's 2.0.9; 2.1.7, 2.3.2 and 3.3.2 built from source),
+# snmalloc and ours, side by side, and print wall time, peak RSS, system time
+# and CPU time, and the ratio to ours. See bench/README.md.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -15,17 +16,21 @@ usage: bench/run.sh [options]
   --quick            short runs for testing the harness (--scale 0.1; 3 repetitions)
   --scale F          multiply every workload's iteration count by F (default 1)
   --reps N           repetitions per allocator and workload (default 3)
-  --stat median|min  the time reported per workload (default median); on a noisy machine
+  --stat median|min  the wall, system and CPU time reported per workload (default median); on a noisy machine
                      the minimum is the steadier estimate of an allocator's own cost
   --threads N        worker threads of the multi-threaded workloads (default: online CPUs)
-  --only LIST        comma-separated workloads (default: all); "stress" and
-                     "programs" name the two groups:
-                     stress:   churn,larson,prodcons,threadchurn,large,realloc,mtchurn
+  --only LIST        comma-separated workloads (default: all); "stress", "threads" and
+                     "programs" name groups:
+                     stress:   churn,larson,prodcons,threadchurn,large,realloc,mtchurn,
+                               threadwave,pool,test-stress
+                     threads:  threadchurn,threadwave,pool,test-stress (short-lived threads)
                      programs: py,perl,sqlite,gcc (real programs, see bench/README.md)
-  --allocators LIST  comma-separated allocators (default: glibc,jemalloc,tcmalloc,mi-2.0.9,mi-2.1.7,ours)
+  --allocators LIST  comma-separated allocators (default: glibc,jemalloc,tcmalloc,mi-2.0.9,mi-2.1.7,ours);
+                     also mi-2.3.2, mi-3.3.2, snmalloc (built from source on first use);
+                     "all" names all nine
   --alloc NAME=PATH  add another allocator to compare (may be repeated), e.g. ours-secure=...
   --ref NAME         allocator the ratios are relative to (default: ours; mi-2.1.7 if ours is missing)
-  --no-install       do not install (apt-get) or build (C mimalloc 2.1.7) missing comparison allocators
+  --no-install       do not install (apt-get) or build (C mimalloc, snmalloc) missing comparison allocators
   --build-dir DIR    where programs and results go (default: out/bench, or $BENCH_BUILD_DIR)
   --timeout S        kill a run after S seconds (default 120)
   -h, --help         this text
@@ -40,7 +45,8 @@ scale=1
 reps=3
 stat=median
 threads=$(nproc 2>/dev/null || echo 2)
-stress_workloads="churn,larson,prodcons,threadchurn,large,realloc,mtchurn"
+stress_workloads="churn,larson,prodcons,threadchurn,large,realloc,mtchurn,threadwave,pool,test-stress"
+thread_workloads="threadchurn,threadwave,pool,test-stress"
 program_workloads="py,perl,sqlite,gcc"
 only="$stress_workloads,$program_workloads"
 alloc_list="glibc,jemalloc,tcmalloc,mi-2.0.9,mi-2.1.7,ours"
@@ -82,12 +88,20 @@ die() { echo "run.sh: $*" >&2; exit 1; }
 # ------------------------------------------------------------------ build
 mkdir -p "$builddir/logs"
 cc=${CC:-cc}
-progs=(churn larson prodcons threadchurn large realloc mtchurn)
+progs=(churn larson prodcons threadchurn large realloc mtchurn threadwave pool)
 for p in "${progs[@]}"; do
   if [[ ! -x "$builddir/$p" || "$here/$p.c" -nt "$builddir/$p" || "$here/common.h" -nt "$builddir/$p" ]]; then
     $cc -O2 -pthread -Wall -o "$builddir/$p" "$here/$p.c" || die "cannot build $p"
   fi
 done
+# test-stress: mimalloc's own stress test (test/test-stress.c), unchanged, with
+# a mimalloc.h that maps its mi_* calls onto malloc/calloc/realloc/free.
+stress_src=$root/test/test-stress.c stress_shim=$here/test-stress-shim/mimalloc.h
+if [[ -f "$stress_src" ]] && [[ ! -x "$builddir/test-stress" || "$stress_src" -nt "$builddir/test-stress" ||
+      "$stress_shim" -nt "$builddir/test-stress" ]]; then
+  $cc -O2 -pthread -Wall -DNDEBUG -I "$here/test-stress-shim" -o "$builddir/test-stress" "$stress_src" ||
+    die "cannot build test-stress"
+fi
 # shellcheck source=allocators.sh
 source "$here/allocators.sh"
 setup_allocators
@@ -103,6 +117,10 @@ workload_args() { # workload name -> its arguments (the program is $builddir/<na
     large)       echo "-x $scale" ;;
     realloc)     echo "-x $scale" ;;
     mtchurn)     echo "-t $threads -x $scale" ;;
+    threadwave)  echo "-t $(( 4 * threads )) -x $scale" ;;
+    pool)        echo "-t $(( 2 * threads )) -x $scale" ;;
+    test-stress) # `test-stress 8 50 20`: 8 threads, load 50%, 20 rounds (x scale)
+                 echo "8 50 $(awk -v s="$scale" 'BEGIN { n = int(20 * s + 0.5); print (n < 1 ? 1 : n) }')" ;;
     *) return 1 ;;
   esac
 }
@@ -121,11 +139,21 @@ workload_cmd() { # workload name -> the command line to run
   if program_cmd "$1" >/dev/null; then program_cmd "$1"
   else echo "$builddir/$1 $(workload_args "$1")"; fi
 }
-only=${only//stress/$stress_workloads}
-only=${only//programs/$program_workloads}
-IFS=, read -r -a requested <<<"$only"
+IFS=, read -r -a given <<<"$only"
+requested=()
+for w in "${given[@]}"; do
+  case "$w" in
+    stress) IFS=, read -r -a group <<<"$stress_workloads" ;;
+    threads) IFS=, read -r -a group <<<"$thread_workloads" ;;
+    programs) IFS=, read -r -a group <<<"$program_workloads" ;;
+    *) group=("$w") ;;
+  esac
+  for g in "${group[@]}"; do
+    [[ " ${requested[*]-} " == *" $g "* ]] || requested+=("$g")
+  done
+done
 workloads=()
-for w in "${requested[@]}"; do
+for w in ${requested[@]+"${requested[@]}"}; do
   if program_cmd "$w" >/dev/null; then
     if ! command -v "$(program_tool "$w")" >/dev/null 2>&1; then
       note "skipping workload $w: $(program_tool "$w") is not installed"
@@ -133,9 +161,14 @@ for w in "${requested[@]}"; do
     fi
   else
     workload_args "$w" >/dev/null || die "unknown workload '$w'"
+    if [[ ! -x "$builddir/$w" ]]; then
+      note "skipping workload $w: $builddir/$w is not built"
+      continue
+    fi
   fi
   workloads+=("$w")
 done
+[[ ${#workloads[@]} -gt 0 ]] || die "no workload left to run"
 
 # ------------------------------------------------------------------- run
 ncpu=$(nproc 2>/dev/null || echo 1)
@@ -198,57 +231,39 @@ echo
 
 awk -F'\t' -v order="$(IFS=,; echo "${names[*]}")" -v worder="$(IFS=,; echo "${workloads[*]}")" \
     -v ref="$ref" -v logs="$builddir/logs" -v stat="$stat" '
-  function median(key,   n, i, j, t, a) {
+  # vals[m, key, i]: metric m ("wall", "sys", "cpu" = user + sys, "rss") of
+  # repetition i of key = workload SUBSEP allocator; cnt[key] repetitions.
+  function sorted(m, key, a,   n, i, j, t) {
     n = cnt[key]
-    for (i = 1; i <= n; i++) a[i] = vals[key, i]
+    for (i = 1; i <= n; i++) a[i] = vals[m, key, i]
     for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+    return n
+  }
+  function median(m, key,   n, a) {
+    n = sorted(m, key, a)
     if (n % 2) return a[(n + 1) / 2]
     return (a[n / 2] + a[n / 2 + 1]) / 2
   }
-  function minimum(key,   n, i, lo) {
-    n = cnt[key]; lo = vals[key, 1]
-    for (i = 2; i <= n; i++) if (vals[key, i] < lo) lo = vals[key, i]
-    return lo
+  function minimum(m, key,   n, a) { n = sorted(m, key, a); return a[1] }
+  function spread(m, key,   n, a, md) {
+    n = sorted(m, key, a); md = median(m, key)
+    return md > 0 ? (a[n] - a[1]) / md * 100 : 0
   }
-  function spread(key,   n, i, lo, hi, m) {
-    n = cnt[key]; lo = hi = vals[key, 1]
-    for (i = 2; i <= n; i++) { if (vals[key, i] < lo) lo = vals[key, i]; if (vals[key, i] > hi) hi = vals[key, i] }
-    m = median(key)
-    return m > 0 ? (hi - lo) / m * 100 : 0
-  }
-  NR == 1 { next }
-  {
-    k = $1 SUBSEP $2
-    if ($8 != 0) { failed[k] = $8; next }
-    cnt[k]++; vals[k, cnt[k]] = $4
-    rcnt[k]++; rss[k, rcnt[k]] = $7
-  }
-  END {
-    na = split(order, A, ","); nw = split(worder, W, ",")
-    for (w = 1; w <= nw; w++) for (a = 1; a <= na; a++) {
-      k = W[w] SUBSEP A[a]
-      if (cnt[k] > 0 && !(k in failed)) {
-        T[k] = (stat == "min" ? minimum(k) : median(k)); S[k] = spread(k)
-        # median peak RSS in MiB
-        n = rcnt[k]; for (i = 1; i <= n; i++) vals["rss", i] = rss[k, i]; cnt["rss"] = n
-        R[k] = median("rss") / 1024
-      }
-    }
-    # time table
-    printf "Time: %s wall-clock seconds,", stat
-    printf " (ratio = time / time of %s; >1 means slower than %s)\n", ref, ref
+  # One table: metric m, values V[m, key] printed with format fmt; a cell gets
+  # a ratio to the reference when the reference value is at least minref.
+  function table(m, fmt, minref,   w, a, k, rk, cell, r, gl, gn) {
     printf "%-12s", "workload"; for (a = 1; a <= na; a++) printf " %17s", A[a]; printf "\n"
     for (w = 1; w <= nw; w++) {
       printf "%-12s", W[w]
       rk = W[w] SUBSEP ref
       for (a = 1; a <= na; a++) {
         k = W[w] SUBSEP A[a]
-        if (k in failed) { cell = sprintf("FAIL(status %d)", failed[k]); nfail++ }
-        else if (!(k in T)) cell = "-"
-        else if (!(rk in T) || T[rk] <= 0) cell = sprintf("%.3f", T[k])
+        if (k in failed) { cell = (m == "wall" ? sprintf("FAIL(status %d)", failed[k]) : "FAIL"); if (m == "wall") nfail++ }
+        else if (!((m, k) in V)) cell = "-"
+        else if (!((m, rk) in V) || V[m, rk] <= 0 || V[m, rk] < minref) cell = sprintf(fmt, V[m, k])
         else {
-          r = T[k] / T[rk]; cell = sprintf("%.3f (%.2fx)", T[k], r)
-          gl[A[a]] += log(r); gn[A[a]]++
+          r = V[m, k] / V[m, rk]; cell = sprintf(fmt " (%.2fx)", V[m, k], r)
+          if (r > 0) { gl[A[a]] += log(r); gn[A[a]]++ }
         }
         printf " %17s", cell
       }
@@ -257,31 +272,44 @@ awk -F'\t' -v order="$(IFS=,; echo "${names[*]}")" -v worder="$(IFS=,; echo "${w
     printf "%-12s", "geomean"
     for (a = 1; a <= na; a++) printf " %17s", (gn[A[a]] > 0 ? sprintf("(%.2fx)", exp(gl[A[a]] / gn[A[a]])) : "-")
     printf "\n"
+  }
+  NR == 1 { next }
+  {
+    k = $1 SUBSEP $2
+    if ($8 != 0) { failed[k] = $8; next }
+    n = ++cnt[k]
+    vals["wall", k, n] = $4; vals["sys", k, n] = $6; vals["cpu", k, n] = $5 + $6
+    vals["rss", k, n] = $7 / 1024
+  }
+  END {
+    na = split(order, A, ","); nw = split(worder, W, ",")
+    for (w = 1; w <= nw; w++) for (a = 1; a <= na; a++) {
+      k = W[w] SUBSEP A[a]
+      if (cnt[k] > 0 && !(k in failed)) {
+        V["wall", k] = (stat == "min" ? minimum("wall", k) : median("wall", k)); S[k] = spread("wall", k)
+        V["sys", k] = (stat == "min" ? minimum("sys", k) : median("sys", k))
+        V["cpu", k] = (stat == "min" ? minimum("cpu", k) : median("cpu", k))
+        V["rss", k] = median("rss", k)   # peak RSS in MiB: always the median
+      }
+    }
+    printf "Time: %s wall-clock seconds,", stat
+    printf " (ratio = time / time of %s; >1 means slower than %s)\n", ref, ref
+    table("wall", "%.3f", 0)
     printf "%-12s", "max spread"
     for (a = 1; a <= na; a++) {
       m = -1; for (w = 1; w <= nw; w++) { k = W[w] SUBSEP A[a]; if ((k in S) && S[k] > m) m = S[k] }
       printf " %17s", (m >= 0 ? sprintf("%.0f%%", m) : "-")
     }
     printf "\n\n"
-    # RSS table
     printf "Peak RSS: median MiB, (ratio = RSS / RSS of %s)\n", ref
-    printf "%-12s", "workload"; for (a = 1; a <= na; a++) printf " %17s", A[a]; printf "\n"
-    for (w = 1; w <= nw; w++) {
-      printf "%-12s", W[w]
-      rk = W[w] SUBSEP ref
-      for (a = 1; a <= na; a++) {
-        k = W[w] SUBSEP A[a]
-        if (k in failed) cell = "FAIL"
-        else if (!(k in R)) cell = "-"
-        else if (!(rk in R) || R[rk] <= 0) cell = sprintf("%.1f", R[k])
-        else { r = R[k] / R[rk]; cell = sprintf("%.1f (%.2fx)", R[k], r); ml[A[a]] += log(r); mn[A[a]]++ }
-        printf " %17s", cell
-      }
-      printf "\n"
-    }
-    printf "%-12s", "geomean"
-    for (a = 1; a <= na; a++) printf " %17s", (mn[A[a]] > 0 ? sprintf("(%.2fx)", exp(ml[A[a]] / mn[A[a]])) : "-")
+    table("rss", "%.1f", 0)
     printf "\n"
+    printf "System time: %s seconds of kernel CPU time, (ratio = sys / sys of %s;\n", stat, ref
+    printf "no ratio where %s used less than 0.02 s: the kernel counts CPU time in ticks of a few ms)\n", ref
+    table("sys", "%.3f", 0.02)
+    printf "\n"
+    printf "CPU time: %s seconds of user + system CPU time, all threads, (ratio = CPU / CPU of %s)\n", stat, ref
+    table("cpu", "%.3f", 0.02)
     if (nfail > 0) {
       printf "\n%d workload/allocator combinations FAILED (status 99 = data check failed, 124 = timeout,\n", nfail
       printf "128+N = killed by signal N); they are left out of the geometric means. Logs: %s/<workload>.<allocator>.<rep>.log\n", logs
