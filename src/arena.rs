@@ -726,9 +726,11 @@ pub fn reserve_huge_os_pages_interleave(
     0
 }
 
-/// Print the arenas and their block bitmaps on the verbose channel.
-pub fn debug_show(show_inuse: bool, _show_abandoned: bool, show_purge: bool) {
-    let mut total_inuse = 0;
+/// Print the arenas and their block bitmaps on the verbose channel. `abandoned` tells
+/// whether the block at an address starts an abandoned segment (the segment layer keeps
+/// that map); `None` leaves that row out.
+pub fn debug_show(show_inuse: bool, abandoned: Option<fn(usize) -> bool>, show_purge: bool) {
+    let (mut total_inuse, mut total_abandoned) = (0, 0);
     for i in 0..arena_count() {
         let a = arena_at(i);
         if a.is_null() {
@@ -744,34 +746,39 @@ pub fn debug_show(show_inuse: bool, _show_abandoned: bool, show_purge: bool) {
             a.field_count,
             if a.is_large { "(large)" } else { "" }
         );
-        let rows: [(&str, &[AtomicUsize], bool); 2] = [
-            ("inuse", a.inuse(), show_inuse),
-            ("purge", a.purge(), show_purge),
-        ];
-        for (name, bits, show) in rows {
-            if !show {
-                continue;
-            }
-            let mut line = crate::output::StackBuf::<160>::new();
-            let mut count = 0;
-            for idx in 0..a.block_count {
-                let set = bitmap::is_claimed(bits, idx, 1);
-                if set {
-                    count += 1;
-                }
-                let _ = core::fmt::Write::write_char(&mut line, if set { 'x' } else { '.' });
-                if (idx + 1) % 64 == 0 || idx + 1 == a.block_count {
-                    crate::mi_verbose!("  {}", line.as_str());
-                    line.clear();
-                }
-            }
-            crate::mi_verbose!("  blocks {}: {}", name, count);
-            if name == "inuse" {
-                total_inuse += count;
-            }
+        let in_bits = |bits: &[AtomicUsize], idx: usize| bitmap::is_claimed(bits, idx, 1);
+        if show_inuse {
+            total_inuse += show_row(a, "inuse", |idx| in_bits(a.inuse(), idx));
+        }
+        if let Some(is_abandoned) = abandoned {
+            total_abandoned +=
+                show_row(a, "abandoned", |idx| is_abandoned(a.block_start(idx) as usize));
+        }
+        if show_purge {
+            show_row(a, "purge", |idx| in_bits(a.purge(), idx));
         }
     }
     if show_inuse {
         crate::mi_verbose!("total inuse blocks    : {}", total_inuse);
     }
+    if abandoned.is_some() {
+        crate::mi_verbose!("total abandoned blocks: {}", total_abandoned);
+    }
+}
+
+/// Print one bitmap row of an arena (64 blocks a line) and return its count of set bits.
+fn show_row(a: &Arena, name: &str, is_set: impl Fn(usize) -> bool) -> usize {
+    let mut line = crate::output::StackBuf::<160>::new();
+    let mut count = 0;
+    for idx in 0..a.block_count {
+        let set = is_set(idx);
+        count += set as usize;
+        let _ = core::fmt::Write::write_char(&mut line, if set { 'x' } else { '.' });
+        if (idx + 1) % 64 == 0 || idx + 1 == a.block_count {
+            crate::mi_verbose!("  {}", line.as_str());
+            line.clear();
+        }
+    }
+    crate::mi_verbose!("  blocks {}: {}", name, count);
+    count
 }

@@ -924,7 +924,7 @@ pub unsafe extern "C" fn mi_manage_os_memory_ex(
 /// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_debug_show_arenas(show_inuse: bool, show_abandoned: bool, show_purge: bool) {
-    arena::debug_show(show_inuse, show_abandoned, show_purge)
+    crate::segment::debug_show_arenas(show_inuse, show_abandoned, show_purge)
 }
 /// cbindgen:prefix=mi_decl_export
 #[no_mangle]

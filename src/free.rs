@@ -203,9 +203,13 @@ pub unsafe fn page_ptr_unalign(page: *const Page, p: *const u8) -> *mut Block {
 /// A free from a thread that does not own the page.
 unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
     // Free into an abandoned segment: try to take it over and free locally.
-    // Relaxed: a hint; `try_reclaim_on_free` claims under the abandoned-list lock.
-    if (*seg).thread_id.load(Ordering::Relaxed) == 0 {
-        let heap = crate::init::get_default_heap();
+    // Relaxed: a hint; `try_reclaim_on_free` claims the segment through the abandoned map.
+    if (*seg).thread_id.load(Ordering::Relaxed) == 0 && segment::may_reclaim_on_free(seg) {
+        // As 2.1.7, a thread that has not allocated yet gets its heap now: a new thread
+        // whose first act is to free what an exited thread left behind takes that
+        // memory over and frees locally from then on, instead of freeing remotely into
+        // a segment that nobody owns.
+        let heap = crate::init::heap_get_default();
         if heap::is_initialized(heap) && segment::try_reclaim_on_free(seg, heap) {
             free_block_local(page, block, false, true);
             return;

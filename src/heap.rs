@@ -95,6 +95,38 @@ impl Heap {
 /// the slow path, which sets the thread up. Never written.
 pub static HEAP_EMPTY: Racy<Heap> = Racy::new(Heap::empty());
 
+/// Put `heap` in the empty state in place. A `Heap` is some 3 KiB: built on the stack
+/// first (as `ptr::write(heap, Heap::empty())` does), it would touch stack pages that a
+/// new thread has never used, and each costs a page fault (glibc gives its cached thread
+/// stacks back to the kernel), which is most of what a short-lived thread spends in the
+/// allocator. Copying from the never-written empty heap touches only `heap`.
+///
+/// # Safety
+/// `heap` must point to writable memory for a `Heap` that holds nothing to drop.
+unsafe fn write_empty(heap: *mut Heap) {
+    // SAFETY: `HEAP_EMPTY` is never written and does not overlap `heap`.
+    ptr::copy_nonoverlapping(HEAP_EMPTY.get() as *const Heap, heap, 1);
+}
+
+/// Make thread data that an exited thread left behind ready for a new thread. Its exit
+/// left no segment, span or statistic behind (checked in debug builds): only the few
+/// fields that keep history are reset, so that a new thread does not write the whole
+/// `Tld` (some 6 KiB) again.
+///
+/// # Safety
+/// `tld` must be the data of a thread that ran `thread_done`, owned by the caller.
+pub unsafe fn tld_reuse(tld: *mut Tld) {
+    let segs = &mut (*tld).segments;
+    debug_assert!(segs.count == 0 && segs.current_size == 0 && segs.reclaim_count == 0);
+    debug_assert!(segs.spans.iter().all(|sq| sq.first.is_null() && sq.last.is_null()));
+    segs.peak_count = 0;
+    segs.peak_size = 0;
+    (*tld).heartbeat = 0;
+    (*tld).recurse = false;
+    (*tld).heap_backing = ptr::null_mut();
+    (*tld).heaps = ptr::null_mut();
+}
+
 #[inline(always)]
 pub fn is_initialized(heap: *const Heap) -> bool {
     !core::ptr::eq(heap, HEAP_EMPTY.get()) && !heap.is_null()
@@ -116,6 +148,19 @@ pub unsafe fn random_next(heap: *mut Heap) -> u64 {
     (*heap).random.next()
 }
 
+/// A number that differs between threads and calls, for spreading work (where a search
+/// starts), not for security: cheaper than `random_next`, whose first call in a thread
+/// computes a ChaCha block.
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread.
+#[inline]
+pub unsafe fn spread_next(heap: *mut Heap) -> u64 {
+    let tld = (*heap).tld;
+    (*tld).heartbeat = (*tld).heartbeat.wrapping_add(1);
+    crate::random::shuffle(heap as u64 ^ (*tld).heartbeat.rotate_left(32))
+}
+
 /// The main heap's cookie, mixed into segment cookies.
 pub fn main_cookie() -> usize {
     // SAFETY: the cookie is written once during main-heap initialisation, before any
@@ -128,29 +173,62 @@ pub fn main_cookie() -> usize {
 /// # Safety
 /// `heap` must point to writable memory for a `Heap`; `tld` to the caller's thread data.
 pub unsafe fn init(heap: *mut Heap, tld: *mut Tld, arena_id: ArenaId, no_reclaim: bool, tag: u8) {
-    ptr::write(heap, Heap::empty());
+    write_empty(heap);
+    init_fields(heap, tld, arena_id, no_reclaim, tag);
+}
+
+/// `init` for a heap whose page queues and direct table are empty already: the backing
+/// heap of thread data that a thread left behind (its exit gave up every page), or on
+/// fresh memory after `write_empty`. Only the other fields are written.
+///
+/// # Safety
+/// As `init`, and `heap`'s queues and direct table must be in the empty state.
+pub unsafe fn init_reused(heap: *mut Heap, tld: *mut Tld) {
+    debug_assert!((*heap).pages.iter().all(|pq| pq.first.is_null() && pq.last.is_null()));
+    debug_assert!((*heap).pages_free_direct.iter().all(|p| *p == PAGE_EMPTY.get()));
+    init_fields(heap, tld, 0, false, 0);
+}
+
+unsafe fn init_fields(heap: *mut Heap, tld: *mut Tld, arena_id: ArenaId, no_reclaim: bool, tag: u8) {
     (*heap).tld = tld;
+    // Relaxed: nobody else knows this heap yet.
+    (*heap).thread_delayed_free.store(ptr::null_mut(), Ordering::Relaxed);
     (*heap).thread_id = thread_id();
     (*heap).arena_id = arena_id;
     (*heap).no_reclaim = no_reclaim;
     (*heap).tag = tag;
-    let backing = (*tld).heap_backing;
-    if backing.is_null() || backing == heap {
+    (*heap).page_count = 0;
+    (*heap).page_retired_min = 0;
+    (*heap).page_retired_max = 0;
+    let is_main = heap == crate::init::HEAP_MAIN.get();
+    if is_main {
+        // The main heap keys the process: its cookie goes into every segment's.
         (*heap).random.init();
     } else {
-        (*heap).random = (*backing).random.split(heap as usize);
+        // A stream of the process key: no system call (see `Random::new_stream`); its
+        // first block is computed when first needed.
+        (*heap).random = crate::random::Random::new_stream();
     }
-    (*heap).cookie = (*heap).random.next() as usize | 1;
-    (*heap).keys[0] = (*heap).random.next() as usize;
-    (*heap).keys[1] = (*heap).random.next() as usize;
+    if is_main || ENCODE_FREELIST {
+        (*heap).cookie = (*heap).random.next() as usize | 1;
+        (*heap).keys[0] = (*heap).random.next() as usize;
+        (*heap).keys[1] = (*heap).random.next() as usize;
+    } else {
+        // Without encoded lists the keys are unused and the cookie only names the heap:
+        // no need to run the generator for them.
+        (*heap).cookie = crate::random::shuffle(heap as u64 ^ thread_id() as u64) as usize | 1;
+        (*heap).keys = [0, 0];
+    }
     (*heap).next = (*tld).heaps;
     (*tld).heaps = heap;
 }
 
 /// Forget all pages (after they were moved or freed).
 unsafe fn reset_pages(heap: *mut Heap) {
-    (*heap).pages_free_direct = [PAGE_EMPTY.get(); PAGES_DIRECT];
-    (*heap).pages = page_queue::queues_empty();
+    // (copied from the empty heap rather than built on the stack: see `write_empty`)
+    let empty = HEAP_EMPTY.get() as *const Heap;
+    ptr::copy_nonoverlapping(&(*empty).pages_free_direct, &mut (*heap).pages_free_direct, 1);
+    ptr::copy_nonoverlapping(&(*empty).pages, &mut (*heap).pages, 1);
     (*heap).page_count = 0;
     (*heap).page_retired_min = 0;
     (*heap).page_retired_max = 0;
@@ -248,22 +326,30 @@ pub enum Collect {
     Abandon,
 }
 
-/// Visit every page of every queue; the visitor may unlink the page it is given.
+/// Visit every page of every queue; the visitor may unlink the page it is given. Stops
+/// once `page_count` pages were seen (a short-lived thread has a few pages in a few of
+/// the 75 queues).
 unsafe fn for_each_page(
     heap: *mut Heap,
     mut f: impl FnMut(*mut PageQueue, *mut Page) -> bool,
 ) -> bool {
-    for b in 0..=BIN_FULL {
-        let pq: *mut PageQueue = &mut (*heap).pages[b];
+    let mut left = (*heap).page_count;
+    let queues = (*heap).pages.as_mut_ptr();
+    let mut b = 0;
+    while left > 0 && b <= BIN_FULL {
+        let pq = queues.add(b);
         let mut page = (*pq).first;
         while !page.is_null() {
             let next = (*page).next;
+            left = left.saturating_sub(1);
             if !f(pq, page) {
                 return false;
             }
             page = next;
         }
+        b += 1;
     }
+    debug_assert!((b..=BIN_FULL).all(|b| (*queues.add(b)).is_empty()), "page_count is off");
     true
 }
 
@@ -281,8 +367,12 @@ pub unsafe fn collect_ex(heap: *mut Heap, mode: Collect) {
     deferred_free(heap, force);
 
     // The main thread's backing heap takes over all abandoned segments on a forced
-    // collect, so their empty pages can be released.
-    if force && heap == (*tld).heap_backing && crate::init::is_main_thread() && !(*heap).no_reclaim
+    // collect (`mi_collect(true)`, process exit), so their empty pages can be released.
+    // Never on abandonment: that is the main thread deleting its backing heap.
+    if mode == Collect::Force
+        && heap == (*tld).heap_backing
+        && crate::init::is_main_thread()
+        && !(*heap).no_reclaim
     {
         segment::reclaim_all(heap);
     }
@@ -306,14 +396,21 @@ pub unsafe fn collect_ex(heap: *mut Heap, mode: Collect) {
         true
     });
     // Free what became empty in the segments of exited threads (purging the rest).
-    segment::abandoned_collect(heap, mode == Collect::Force, tld);
-    if force {
+    let sweep = match mode {
+        Collect::Force => segment::Sweep::All,
+        Collect::Normal => segment::Sweep::Many,
+        Collect::Abandon => segment::Sweep::Few,
+    };
+    segment::abandoned_collect(heap, sweep, tld);
+    if mode == Collect::Force {
         segment::collect_purges(tld, true);
         if heap == (*tld).heap_backing && crate::init::is_main_thread() {
             crate::init::thread_data_collect();
         }
     }
-    crate::arena::try_purge_all(force);
+    // Arena purges are process-wide: a thread exit does not force them (which would
+    // purge, and make the next segment allocation fault in, blocks freed a moment ago).
+    crate::arena::try_purge_all(mode == Collect::Force);
 }
 
 /// # Safety
@@ -629,5 +726,25 @@ pub unsafe fn destroy_all_unsafe() {
         let next = (*h).next;
         destroy_pages(h, true);
         h = next;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A new thread's data on fresh (zeroed) OS memory is used as it is: a `Tld` must
+    /// start as all zero bytes.
+    #[test]
+    fn new_thread_data_is_all_zero() {
+        let tld = Tld::new();
+        // SAFETY: reading the bytes of a live value.
+        let bytes = unsafe {
+            core::slice::from_raw_parts(
+                &tld as *const Tld as *const u8,
+                core::mem::size_of::<Tld>(),
+            )
+        };
+        assert!(bytes.iter().all(|b| *b == 0));
     }
 }

@@ -39,13 +39,15 @@ fn td_size() -> usize {
     align_up(core::mem::size_of::<ThreadData>(), prim::page_size())
 }
 
-fn thread_data_alloc() -> *mut ThreadData {
+/// Thread data for a new thread, and whether it is fresh (zeroed by the OS) rather than
+/// left behind by an exited thread.
+fn thread_data_alloc() -> (*mut ThreadData, bool) {
     for slot in TD_CACHE.iter() {
         // Relaxed pre-check; the swap (Acquire) takes ownership and sees its contents.
         if !slot.load(Ordering::Relaxed).is_null() {
             let td = slot.swap(ptr::null_mut(), Ordering::Acquire);
             if !td.is_null() {
-                return td;
+                return (td, false);
             }
         }
     }
@@ -57,7 +59,7 @@ fn thread_data_alloc() -> *mut ThreadData {
             td_size()
         );
     }
-    td
+    (td, true)
 }
 
 unsafe fn thread_data_free(td: *mut ThreadData) {
@@ -182,6 +184,7 @@ pub fn process_init() {
     }
     prim::page_size();
     heap_main_init();
+    crate::random::seed_process_key();
     stats::NUMA_NODE_COUNT.store(numa_node_count(), Ordering::Relaxed);
     if SECURE > 0 {
         crate::mi_verbose!("secure level: {}", SECURE);
@@ -230,8 +233,8 @@ fn numa_node_count() -> usize {
 }
 
 extern "C" fn fork_child() {
-    crate::segment::fork_child_reset();
     crate::arena::fork_child_reset();
+    crate::random::seed_process_key();
 }
 
 /// The library constructor: runs when the shared library is loaded (or the program
@@ -302,9 +305,10 @@ pub fn thread_init() {
     if is_main_thread() {
         heap_main_init();
         set_default_heap(HEAP_MAIN.get());
+        STATS_MAIN.threads.increase(1);
         return;
     }
-    let td = thread_data_alloc();
+    let (td, fresh) = thread_data_alloc();
     if td.is_null() {
         return;
     }
@@ -312,12 +316,20 @@ pub fn thread_init() {
     unsafe {
         let tld: *mut Tld = &mut (*td).tld;
         let heap: *mut Heap = &mut (*td).heap;
-        ptr::write(tld, Tld::new());
+        // A new thread's data is cheap to set up: fresh memory is zero, which is what a
+        // `Tld` starts as, and data an exited thread left behind is all but clean (its
+        // exit gave up every page and segment and drained the statistics), so only a few
+        // fields need writing: a thread's start costs no more than C's.
+        if fresh {
+            heap::init(heap, tld, 0, false, 0);
+        } else {
+            heap::tld_reuse(tld);
+            heap::init_reused(heap, tld);
+        }
         (*tld).heap_backing = heap;
-        heap::init(heap, tld, 0, false, 0);
         set_default_heap(heap);
-        (*tld).stats.threads.increase(1);
     }
+    STATS_MAIN.threads.increase(1);
     // Relaxed: a counter.
     THREAD_COUNT.fetch_add(1, Ordering::Relaxed);
 }
@@ -358,7 +370,7 @@ fn thread_done_heap(heap: *mut Heap) {
         // Delete the other heaps first (their pages move to the backing heap).
         heap::delete_all_but_backing(tld);
         heap::collect_ex(backing, heap::Collect::Abandon);
-        (*tld).stats.threads.decrease(1);
+        STATS_MAIN.threads.decrease(1);
         stats::merge_into_main(&(*tld).stats);
         let td = backing as *mut ThreadData; // the heap is the first field
         thread_data_free(td);

@@ -168,6 +168,13 @@ impl Page {
     pub fn all_free(&self) -> bool {
         self.used == 0
     }
+    /// Whether a block can be had from this page: one never handed out or freed, or one
+    /// waiting on the thread-free list.
+    #[inline]
+    pub fn has_any_available(&self) -> bool {
+        // Relaxed: a hint; collecting the list is what counts.
+        self.used < self.reserved || !tf_block(self.xthread_free.load(Ordering::Relaxed)).is_null()
+    }
     #[inline(always)]
     pub fn immediate_available(&self) -> bool {
         !self.free.is_null()

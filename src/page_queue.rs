@@ -117,6 +117,25 @@ pub unsafe fn page_queue_of(heap: *mut Heap, page: *const Page) -> *mut PageQueu
     &mut (*heap).pages[b]
 }
 
+/// For the word size `w` of a small bin's block size: the first word size whose
+/// direct-table entry belongs to that bin. The range starts after the word size of the
+/// previous distinct bin (bins 3, 5, 7 are never selected on 64-bit, so bins that map to
+/// ours are skipped). Only entries at block sizes of bins are meaningful.
+const DIRECT_START: [u8; PAGES_DIRECT] = {
+    let mut t = [0u8; PAGES_DIRECT];
+    let mut w = 2;
+    while w < PAGES_DIRECT {
+        let b = bin(w * INTPTR_SIZE);
+        let mut prev = b - 1;
+        while prev > 0 && bin(bin_block_size(prev)) == b {
+            prev -= 1;
+        }
+        t[w] = (wsize_from_size(bin_block_size(prev)) + 1) as u8;
+        w += 1;
+    }
+    t
+};
+
 /// Keep the direct table in sync with the first page of a small bin: every word size
 /// that maps to this bin points at `first` (or at the empty page).
 ///
@@ -137,18 +156,7 @@ unsafe fn update_direct(heap: *mut Heap, pq: *mut PageQueue) {
     if direct[idx] == page {
         return; // already up to date
     }
-    // The range starts after the word size of the previous distinct bin (bins 3, 5, 7
-    // are never selected on 64-bit, so skip bins that map to ours).
-    let start = if idx <= 1 {
-        0
-    } else {
-        let b = bin(size);
-        let mut prev = b - 1;
-        while prev > 0 && bin(bin_block_size(prev)) == b {
-            prev -= 1;
-        }
-        wsize_from_size(bin_block_size(prev)) + 1
-    };
+    let start = DIRECT_START[idx] as usize;
     let end = idx.min(PAGES_DIRECT - 1);
     let mut w = start;
     while w <= end {

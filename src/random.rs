@@ -90,6 +90,28 @@ impl Random {
         self.input[15] = (nonce >> 32) as u32;
     }
 
+    /// A generator for a new thread's heap: the process key (`seed_process_key`) with a
+    /// nonce never used before, so the new thread costs no system call; its first block
+    /// is computed when first asked for. Falls back to seeding from the OS while the
+    /// process key is not set up.
+    pub fn new_stream() -> Random {
+        // Acquire: pairs with the release in `seed_process_key`: the key is written.
+        if !PROCESS_KEY_READY.load(Ordering::Acquire) {
+            let mut r = Random::empty();
+            r.init();
+            return r;
+        }
+        // Relaxed: only uniqueness matters (each value is handed out once).
+        let nonce = STREAM_NONCE.fetch_add(1, Ordering::Relaxed);
+        let mut r = Random::empty();
+        // SAFETY: the key is written once before `PROCESS_KEY_READY` is set (and again
+        // only in a fork child, which has one thread).
+        r.input = unsafe { *PROCESS_KEY.get() };
+        r.set_nonce(nonce);
+        r.weak = PROCESS_KEY_WEAK.load(Ordering::Relaxed);
+        r
+    }
+
     /// A generator with the same key and the nonce `nonce_src` (use the new owner's
     /// address: a nonce must not be reused under one key).
     pub fn split(&mut self, nonce_src: usize) -> Random {
@@ -194,6 +216,33 @@ pub fn os_random_weak(extra: usize) -> usize {
         x = shuffle(x);
     }
     x as usize
+}
+
+/// The process key: the ChaCha input (constants and a 256-bit key from the OS) from
+/// which `Random::new_stream` derives one stream per new thread, each with its own
+/// nonce. One system call for the process instead of one per thread; the streams are as
+/// independent as streams of separately keyed generators, to anyone who does not know
+/// the key.
+static PROCESS_KEY: crate::sync::Racy<[u32; 16]> = crate::sync::Racy::new([0; 16]);
+static PROCESS_KEY_READY: AtomicBool = AtomicBool::new(false);
+static PROCESS_KEY_WEAK: AtomicBool = AtomicBool::new(false);
+/// The next stream nonce. Streams of the process key never share a nonce; the main heap
+/// and arenas use generators keyed separately.
+static STREAM_NONCE: crate::sync::AtomicU64 = crate::sync::AtomicU64::new(1);
+
+/// Key the per-thread streams from the OS: at process start, and again in a fork child
+/// (else parent and child would hand their new threads the same random numbers).
+pub fn seed_process_key() {
+    let mut r = Random::empty();
+    r.init();
+    // SAFETY: called at process start before threads other than the caller allocate, or
+    // in a fork child (one thread); readers wait for `PROCESS_KEY_READY`. A concurrent
+    // reader in the first case would see the flag false and seed from the OS itself.
+    unsafe { *PROCESS_KEY.get() = r.input };
+    // Relaxed: published by the release store below.
+    PROCESS_KEY_WEAK.store(r.weak, Ordering::Relaxed);
+    // Release: a reader that sees `true` sees the key.
+    PROCESS_KEY_READY.store(true, Ordering::Release);
 }
 
 /// Set once `getrandom` turned out not to exist (ENOSYS) or be forbidden (EPERM).

@@ -4,8 +4,9 @@
 //! by size, and are coalesced with free neighbours when pages are freed.
 //!
 //! A segment belongs to one thread (`thread_id`). When its thread exits, the segment is
-//! abandoned (thread id 0) and put on a global list from which other threads reclaim it,
-//! either when they need a fresh segment or when they free a block into it.
+//! abandoned (thread id 0) and marked in the abandoned map (`segment_map`), from which
+//! other threads claim it without a lock: when they need a fresh segment, when they free
+//! a block into it, or when they collect.
 
 use crate::arena;
 use crate::heap::{Heap, Tld};
@@ -15,7 +16,7 @@ use crate::page::{self, Delayed, Page};
 use crate::page_queue;
 use crate::prim;
 use crate::segment_map;
-use crate::sync::{thread_id, AtomicUsize, Ordering, Racy, SpinLock};
+use crate::sync::{thread_id, AtomicUsize, Ordering};
 use crate::types::*;
 use core::mem::size_of;
 use core::ptr;
@@ -42,12 +43,10 @@ const MAX_SLICE_OFFSET_COUNT: usize = 255;
 /// * slices `0..segment_info_slices` hold this header (a span marked in use, not
 ///   counted in `used`); the others are covered exactly by pages and free spans;
 /// * `used` counts pages in use; `abandoned <= used` counts those abandoned;
-/// * `thread_id` is the owner's thread id, or 0 while the segment is abandoned;
-/// * `abandoned_next`/`abandoned_prev` (guarded by the abandoned-list lock) link the
-///   segment in that list, which is what a thread claims it from; off it `abandoned_prev`
-///   is null (a sweep chains the segments it holds through `abandoned_next`), and an
-///   abandoned segment off the list (being swept by `abandoned_collect`) keeps
-///   `thread_id` 0;
+/// * `thread_id` is the owner's thread id, or 0 while the segment is abandoned (marked
+///   in the abandoned map) or claimed from the map but not reclaimed yet;
+/// * `abandoned_visits` counts the searches for memory that looked at the segment since
+///   it was abandoned;
 /// * free spans are in the owner's span queues iff the segment is owned and normal;
 /// * `purge_mask` only has bits for free slices; `dirty_mask` has bits for slices that
 ///   may hold non-zero bytes;
@@ -64,9 +63,6 @@ pub struct Segment {
     pub purge_mask: SliceMask,
     pub dirty_mask: SliceMask,
     pub noaccess_mask: SliceMask,
-    /// Links in the global abandoned list.
-    pub abandoned_next: *mut Segment,
-    pub abandoned_prev: *mut Segment,
     pub abandoned: usize,
     pub abandoned_visits: usize,
     pub used: usize,
@@ -233,6 +229,34 @@ fn mask_any(m: &SliceMask, idx: usize, count: usize) -> bool {
 fn mask_is_empty(m: &SliceMask) -> bool {
     m.iter().all(|w| *w == 0)
 }
+/// The first run of set bits at or after bit `from`: (start, length). A run may cross
+/// words.
+fn mask_next_run(m: &SliceMask, from: usize) -> Option<(usize, usize)> {
+    const W: usize = usize::BITS as usize;
+    let total = m.len() * W;
+    let mut i = from;
+    // Find the start: the first set bit at or after `from`.
+    let start = loop {
+        if i >= total {
+            return None;
+        }
+        let bits = m[i / W] >> (i % W);
+        if bits != 0 {
+            break i + bits.trailing_zeros() as usize;
+        }
+        i = (i / W + 1) * W;
+    };
+    // Find the end: the first clear bit after `start`.
+    let mut j = start;
+    while j < total {
+        let ones = (m[j / W] >> (j % W)).trailing_ones() as usize;
+        j += ones;
+        if ones == 0 || j % W != 0 {
+            break;
+        }
+    }
+    Some((start, j.min(total) - start))
+}
 
 // --- span queues -----------------------------------------------------------------------------
 
@@ -298,7 +322,11 @@ unsafe fn is_owned_normal(seg: *const Segment) -> bool {
 
 // --- purging ---------------------------------------------------------------------------------
 
-/// Note that slices became free; their memory is returned to the OS after `purge_delay`.
+/// Note that slices became free; their memory is returned to the OS after `purge_delay`
+/// milliseconds. As in 2.1.7, each further free before that pushes the deadline back by
+/// `purge_extend_delay`, so a segment that is busy (threads coming and going, pages
+/// freed and taken again) is not purged and faulted in again over and over; a deadline
+/// that passed more than `purge_extend_delay` ago is kept, and the purge done now.
 unsafe fn schedule_purge(seg: *mut Segment, idx: usize, count: usize) {
     if !(*seg).allow_purge || count == 0 {
         return;
@@ -313,13 +341,18 @@ unsafe fn schedule_purge(seg: *mut Segment, idx: usize, count: usize) {
     }
     mask_set(&mut (*seg).purge_mask, idx, count);
     let now = prim::clock_now_ms();
+    let extend = options::get(Opt::PurgeExtendDelay);
     if (*seg).purge_expire == 0 {
         (*seg).purge_expire = now + delay;
     } else if (*seg).purge_expire <= now {
-        // Already due: keep it due, but after a short while so a burst is batched.
-        (*seg).purge_expire = now + options::get(Opt::PurgeExtendDelay);
+        if (*seg).purge_expire + extend <= now {
+            try_purge(seg, true);
+        } else {
+            // Due just now: wait a little longer in case more frees follow.
+            (*seg).purge_expire = now + extend;
+        }
     } else {
-        (*seg).purge_expire += options::get(Opt::PurgeExtendDelay);
+        (*seg).purge_expire += extend;
     }
 }
 
@@ -367,18 +400,10 @@ pub unsafe fn try_purge(seg: *mut Segment, force: bool) {
     }
     (*seg).purge_expire = 0;
     // Purge each maximal run of marked slices with one call.
-    let mut i = 0;
-    while i < SLICES_PER_SEGMENT {
-        if mask_any(&(*seg).purge_mask, i, 1) {
-            let mut j = i + 1;
-            while j < SLICES_PER_SEGMENT && mask_any(&(*seg).purge_mask, j, 1) {
-                j += 1;
-            }
-            purge_range(seg, i, j - i);
-            i = j;
-        } else {
-            i += 1;
-        }
+    let mut from = 0;
+    while let Some((idx, count)) = mask_next_run(&(*seg).purge_mask, from) {
+        purge_range(seg, idx, count);
+        from = idx + count;
     }
 }
 
@@ -590,8 +615,6 @@ unsafe fn segment_alloc(
         [usize::MAX; 8]
     };
     mask_set(&mut (*seg).dirty_mask, 0, info_slices);
-    (*seg).abandoned_next = ptr::null_mut();
-    (*seg).abandoned_prev = ptr::null_mut();
     (*seg).abandoned = 0;
     (*seg).abandoned_visits = 0;
     (*seg).used = 0;
@@ -698,17 +721,16 @@ pub unsafe fn page_alloc(
     let count = page_size / SEGMENT_SLICE_SIZE;
     let mut page = find_and_allocate(count, heap, tld);
     if page.is_null() {
-        if try_reclaim(heap, tld) {
-            // The reclaimed segment's free spans are in our queues now, and its pages in
-            // the heap: if one of them serves this size class, let the caller's queue
-            // search find it rather than carving a new page.
-            page = find_and_allocate(count, heap, tld);
-            if page.is_null()
-                && block_size <= MEDIUM_OBJ_SIZE_MAX
-                && !(*heap).pages[page_queue::bin(block_size)].first.is_null()
-            {
+        match try_reclaim(heap, count, block_size, tld) {
+            // A reclaimed page of this size class has free blocks: the caller's queue
+            // search finds it (large pages have one block and never come back in use).
+            Reclaimed::RightPage if block_size <= MEDIUM_OBJ_SIZE_MAX => {
                 return ptr::null_mut();
             }
+            Reclaimed::RightPage | Reclaimed::Span => {
+                page = find_and_allocate(count, heap, tld);
+            }
+            Reclaimed::None => {}
         }
         if page.is_null() {
             if segment_alloc(0, 0, heap, tld).is_null() {
@@ -761,162 +783,58 @@ pub unsafe fn page_free(page: *mut Page, force: bool, tld: *mut Tld) {
     } else if (*seg).used == (*seg).abandoned {
         segment_abandon(seg, tld);
     } else {
-        try_purge(seg, force);
+        try_purge(seg, false);
     }
 }
 
 // --- abandonment ---------------------------------------------------------------------------
-
-/// Segments of exited threads, waiting to be reclaimed. A spin lock guards the list (it
-/// is touched only at thread exit, on segment allocation and on a free into an
-/// abandoned segment, never on the malloc/free fast paths).
-struct AbandonedList {
-    head: *mut Segment,
-}
-static ABANDONED: Racy<AbandonedList> = Racy::new(AbandonedList {
-    head: ptr::null_mut(),
-});
-static ABANDONED_LOCK: SpinLock = SpinLock::new();
-static ABANDONED_COUNT: AtomicUsize = AtomicUsize::new(0);
+//
+// A segment changes hands in three ways, each through the abandoned map (`segment_map`),
+// whose bit for the segment is the one claim token:
+//
+// * abandon (`segment_abandon`): its thread exits (or deletes its backing heap) while
+//   pages of the segment still hold live blocks. The owner takes the free spans out of
+//   its queues, marks every page `NeverDelayedFree` (remote frees then go to the pages'
+//   own thread-free lists, never to the dead heap), stores `thread_id` 0 and sets the
+//   bit, which publishes all of it (AcqRel RMW, see `segment_map`).
+// * claim: clearing the bit. Three kinds of claimers: a thread that needs memory
+//   (`try_reclaim`, visiting segments from a random place in the map), a thread freeing
+//   a block into the segment (`try_reclaim_on_free`), and collection
+//   (`abandoned_collect`, `reclaim_all`). The winner's AcqRel RMW acquires the
+//   abandoning thread's writes; everyone else sees the bit clear and leaves the segment
+//   alone (a free then pushes its block on the page's thread-free list as any remote
+//   free does, which the claimer collects with an atomic swap).
+// * a claimer either takes the segment over (`reclaim`: `thread_id` becomes its own id,
+//   pages join its heap, spans its queues), frees it (no live blocks left), or puts it
+//   back (sets the bit again, releasing what it changed: collected pages, purges).
+//
+// While claimed but not (yet) reclaimed a segment keeps `thread_id` 0: frees into it
+// see an abandoned segment, fail to claim it and take the remote path; the claimer is
+// its only user, so it may collect pages and free spans without further ordering.
 
 /// Number of abandoned segments not yet reclaimed.
 pub fn abandoned_count() -> usize {
-    // Relaxed: a statistic / heuristic.
-    ABANDONED_COUNT.load(Ordering::Relaxed)
+    segment_map::abandoned_count()
 }
 
-/// After `fork`, the child's only thread may take the lock even if a vanished thread
-/// held it in the parent.
-pub fn fork_child_reset() {
-    ABANDONED_LOCK.force_unlock();
-}
-
-unsafe fn abandoned_push(seg: *mut Segment) {
-    ABANDONED_LOCK.lock();
-    let list = ABANDONED.get();
-    (*seg).abandoned_prev = ptr::null_mut();
-    (*seg).abandoned_next = (*list).head;
-    if !(*list).head.is_null() {
-        (*(*list).head).abandoned_prev = seg;
-    }
-    (*list).head = seg;
-    // Release: a reclaimer that claims the segment (under the lock) sees its state.
+/// Give up a segment whose pages are all abandoned (or free): make it claimable.
+unsafe fn abandoned_mark(seg: *mut Segment) {
+    // Release: anything that reads 0 here goes on to the map, whose RMW orders the rest.
     (*seg).thread_id.store(0, Ordering::Release);
-    // Relaxed: a counter.
-    ABANDONED_COUNT.fetch_add(1, Ordering::Relaxed);
-    ABANDONED_LOCK.unlock();
-}
-
-unsafe fn abandoned_unlink_locked(seg: *mut Segment) {
-    let list = ABANDONED.get();
-    if !(*seg).abandoned_prev.is_null() {
-        (*(*seg).abandoned_prev).abandoned_next = (*seg).abandoned_next;
-    } else {
-        (*list).head = (*seg).abandoned_next;
-    }
-    if !(*seg).abandoned_next.is_null() {
-        (*(*seg).abandoned_next).abandoned_prev = (*seg).abandoned_prev;
-    }
-    (*seg).abandoned_next = ptr::null_mut();
-    (*seg).abandoned_prev = ptr::null_mut();
-    // Relaxed: a counter.
-    ABANDONED_COUNT.fetch_sub(1, Ordering::Relaxed);
-}
-
-/// Claim a specific abandoned segment for the calling thread. False if another thread
-/// got it first (or is sweeping it: `abandoned_collect` takes it off the list).
-unsafe fn abandoned_claim(seg: *mut Segment) -> bool {
-    ABANDONED_LOCK.lock();
-    // (under the lock, which orders the abandoner's writes before ours; off the list
-    // only the head has no predecessor)
-    let ok = (*ABANDONED.get()).head == seg || !(*seg).abandoned_prev.is_null();
-    if ok {
-        abandoned_unlink_locked(seg);
-        // Relaxed: the lock's release publishes it.
-        (*seg).thread_id.store(thread_id(), Ordering::Relaxed);
-    }
-    ABANDONED_LOCK.unlock();
-    ok
-}
-
-/// Pop an abandoned segment that `heap` may use, claimed for the calling thread.
-unsafe fn abandoned_pop(heap: *const Heap) -> *mut Segment {
-    if abandoned_count() == 0 {
-        return ptr::null_mut();
-    }
-    ABANDONED_LOCK.lock();
-    let mut seg = (*ABANDONED.get()).head;
-    while !seg.is_null() && !is_suitable(seg, heap) {
-        seg = (*seg).abandoned_next;
-    }
-    if !seg.is_null() {
-        abandoned_unlink_locked(seg);
-        // Relaxed: as in `abandoned_claim`.
-        (*seg).thread_id.store(thread_id(), Ordering::Relaxed);
-    }
-    ABANDONED_LOCK.unlock();
-    seg
-}
-
-/// Take the first abandoned segment off the list for a sweep, leaving it abandoned
-/// (`thread_id` 0: its free spans stay out of every span queue) but out of reach of
-/// claims.
-unsafe fn abandoned_take_for_sweep() -> *mut Segment {
-    if abandoned_count() == 0 {
-        return ptr::null_mut();
-    }
-    ABANDONED_LOCK.lock();
-    let seg = (*ABANDONED.get()).head;
-    if !seg.is_null() {
-        abandoned_unlink_locked(seg);
-    }
-    ABANDONED_LOCK.unlock();
-    seg
-}
-
-/// `_mi_abandoned_collect`, run by every collect (also at thread exit): visit the
-/// abandoned segments -- all of them with `force`, else at most 1024, to bound the
-/// latency -- take in the blocks other threads freed into their pages, release the
-/// pages that became empty, and free the segments that became empty (by reclaiming
-/// them, which frees a segment with no page in use). The others get their due purges
-/// and go back on the list. Without this, a segment whose blocks were all freed by
-/// threads that may not reclaim it stays abandoned, with all its memory, until some
-/// thread needs a segment.
-///
-/// # Safety
-/// `heap` must be the calling thread's initialised heap and `tld` its thread data.
-pub unsafe fn abandoned_collect(heap: *mut Heap, force: bool, tld: *mut Tld) {
-    let max = if force { abandoned_count() } else { 1024 };
-    let mut visited: *mut Segment = ptr::null_mut();
-    for _ in 0..max {
-        let seg = abandoned_take_for_sweep();
-        if seg.is_null() {
-            break;
-        }
-        if release_empty_pages(seg, tld) {
-            // Relaxed: nothing is published by it; other threads only compare it with
-            // their own id (and no claim can reach the segment off the list).
-            (*seg).thread_id.store(thread_id(), Ordering::Relaxed);
-            let freed = reclaim(seg, heap, tld);
-            debug_assert!(freed.is_null());
-        } else {
-            try_purge(seg, force);
-            (*seg).abandoned_next = visited;
-            visited = seg;
-        }
-    }
-    while !visited.is_null() {
-        let seg = visited;
-        visited = (*seg).abandoned_next;
-        abandoned_push(seg);
+    if !segment_map::mark_abandoned(seg) {
+        // (outside the mapped address space: can only happen on exotic kernels; the
+        // segment stays where it is, claimed by nobody)
+        crate::mi_warning!("cannot track abandoned segment at {:p}", seg);
     }
 }
 
-/// For a swept abandoned segment: take in each page's thread-free list and release the
-/// pages with no live block left (their spans are not queued: nobody owns them).
-/// Returns whether the segment holds no live block any more.
-unsafe fn release_empty_pages(seg: *mut Segment, tld: *mut Tld) -> bool {
+/// For a claimed abandoned segment: take in each page's thread-free list and release
+/// the pages with no live block left (their spans are not queued: the segment has no
+/// owner yet). Returns whether the segment now has room for a page of `slices_needed`
+/// slices, or a page of `block_size` blocks with a free block (0, 0: never).
+unsafe fn check_free(seg: *mut Segment, slices_needed: usize, block_size: usize, tld: *mut Tld) -> bool {
     debug_assert!((*seg).thread_id.load(Ordering::Relaxed) == 0);
+    let mut has_page = false;
     let mut idx = (*seg).segment_info_slices;
     while idx < (*seg).slice_entries {
         let mut slice = slice_at(seg, idx);
@@ -925,20 +843,33 @@ unsafe fn release_empty_pages(seg: *mut Segment, tld: *mut Tld) -> bool {
             page::free_collect(page, false);
             if (*page).all_free() {
                 if (*seg).kind == SegmentKind::Huge {
-                    // (its span is longer than the slice table: the reclaim that frees
-                    // the segment clears it)
-                    return true;
+                    // (its span reaches past the slice table: the reclaim that frees the
+                    // segment clears it)
+                    return false;
                 }
                 (*seg).abandoned -= 1;
                 (*tld).stats.pages_abandoned.decrease(1);
                 // (coalescing may merge it with the spans before and after it)
                 slice = page_clear(page, tld);
                 idx = slice_index(seg, slice);
+                if slices_needed > 0 && (*slice).slice_count as usize >= slices_needed {
+                    has_page = true;
+                }
+            } else if block_size > 0
+                && (*page).block_size == block_size
+                && (*page).has_any_available()
+            {
+                has_page = true;
             }
+        } else if (*slice).block_size == 0
+            && slices_needed > 0
+            && (*slice).slice_count as usize >= slices_needed
+        {
+            has_page = true;
         }
         idx += ((*slice).slice_count as usize).max(1);
     }
-    (*seg).used == 0
+    has_page
 }
 
 /// All used pages of the segment are abandoned: give the segment up.
@@ -956,15 +887,19 @@ unsafe fn segment_abandon(seg: *mut Segment, tld: *mut Tld) {
             idx += n;
         }
     }
-    // Pending purges happen now: nobody will be around to do them later.
+    // Purges that are due happen now. Forcing them (C's `abandoned_page_purge`) would
+    // cost every thread exit a system call and the next thread to reclaim the segment
+    // page faults; a segment outside an arena is forced as in 2.1.7, since it only goes
+    // back to the OS as a whole.
     try_purge(
         seg,
         options::is_enabled(Opt::AbandonedPagePurge) || (*seg).memid.kind != MemKind::Arena,
     );
     (*tld).stats.segments_abandoned.increase(1);
     count_out(seg, tld);
+    // (the first visit by a reclaiming thread counts 1)
     (*seg).abandoned_visits = 0;
-    abandoned_push(seg);
+    abandoned_mark(seg);
 }
 
 /// The thread gives `seg` up (frees or abandons it): take it out of the thread's counts,
@@ -997,10 +932,19 @@ pub unsafe fn page_abandon(page: *mut Page, tld: *mut Tld) {
     }
 }
 
-/// Take over an abandoned segment (already claimed for this thread): its pages join
-/// `heap`, its free spans our queues. Empty pages are freed; returns null if the whole
-/// segment turned out empty and was freed.
-unsafe fn reclaim(seg: *mut Segment, heap: *mut Heap, tld: *mut Tld) -> *mut Segment {
+/// Take over a claimed abandoned segment: its pages join `heap`, its free spans our
+/// queues. Empty pages are freed. Returns null if the whole segment turned out empty
+/// and was freed, and with it whether a page for `requested_block_size` blocks with a
+/// free block joined the heap (0: none wanted).
+unsafe fn reclaim(
+    seg: *mut Segment,
+    heap: *mut Heap,
+    requested_block_size: usize,
+    tld: *mut Tld,
+) -> (*mut Segment, bool) {
+    // Relaxed: the claim (an AcqRel RMW on the map) already ordered us after the
+    // abandoning thread; other threads only compare this with their own id.
+    (*seg).thread_id.store(thread_id(), Ordering::Relaxed);
     (*seg).abandoned_visits = 0;
     (*seg).was_reclaimed = true;
     let segs = &mut (*tld).segments;
@@ -1014,6 +958,7 @@ unsafe fn reclaim(seg: *mut Segment, heap: *mut Heap, tld: *mut Tld) -> *mut Seg
     // First pass: queue the free spans and adopt the pages with live blocks; chain the
     // empty pages (through `next`) to free them once every span is queued, since freeing
     // coalesces with neighbouring spans.
+    let mut right_page = false;
     let mut empty: *mut Page = ptr::null_mut();
     let mut idx = (*seg).segment_info_slices;
     while idx < (*seg).slice_entries {
@@ -1034,6 +979,12 @@ unsafe fn reclaim(seg: *mut Segment, heap: *mut Heap, tld: *mut Tld) -> *mut Seg
             } else {
                 let pq = page_queue::page_queue_of(heap, page);
                 page_queue::push(heap, pq, page);
+                if requested_block_size != 0
+                    && (*page).block_size == requested_block_size
+                    && (*page).has_any_available()
+                {
+                    right_page = true;
+                }
             }
         }
         idx += n;
@@ -1044,11 +995,12 @@ unsafe fn reclaim(seg: *mut Segment, heap: *mut Heap, tld: *mut Tld) -> *mut Seg
         (*page).next = ptr::null_mut();
         page_clear(page, tld);
     }
+    debug_assert!((*seg).abandoned == 0);
     if (*seg).used == 0 {
         segment_free(seg, false, tld);
-        return ptr::null_mut();
+        return (ptr::null_mut(), false);
     }
-    seg
+    (seg, right_page)
 }
 
 /// Give an empty page's slices back to its segment (and count it out), without
@@ -1093,34 +1045,90 @@ unsafe fn page_clear(page: *mut Page, tld: *mut Tld) -> *mut Page {
     span
 }
 
-/// When a thread needs a fresh span: reclaim an abandoned segment instead of mapping a
-/// new one. Returns true if a segment was reclaimed (and is still alive).
-unsafe fn try_reclaim(heap: *mut Heap, tld: *mut Tld) -> bool {
-    if (*heap).no_reclaim {
-        return false;
-    }
+/// How many abandoned segments a thread that needs memory looks at: `max_segment_reclaim`
+/// percent of them, at least 1 (8 if there are more than 8) and at most 1024.
+fn reclaim_tries() -> usize {
     let percent = options::get_clamp(Opt::MaxSegmentReclaim, 0, 100) as usize;
     if percent == 0 {
-        return false;
+        return 0;
     }
     let total = abandoned_count();
     if total == 0 {
-        return false;
+        return 0;
     }
-    let mut tries = (total * percent / 100).clamp(1, 1024);
+    let mut tries = (total.saturating_mul(percent) / 100).clamp(1, 1024);
     if total > 8 {
         tries = tries.max(8);
     }
-    for _ in 0..tries {
-        let seg = abandoned_pop(heap);
+    tries
+}
+
+/// What a search for memory did with an abandoned segment.
+enum Reclaimed {
+    /// Nothing usable: keep looking.
+    None,
+    /// A page of the requested size with free blocks joined the heap.
+    RightPage,
+    /// The segment, with a span big enough, is ours now.
+    Span,
+}
+
+/// When a thread needs a fresh span: look at abandoned segments first, as 2.1.7 does.
+/// Each visit collects the segment's remote frees and releases its empty pages; an empty
+/// segment is freed, one with room for the request (a free span of `slices_needed`
+/// slices, or a page of `block_size` blocks with a free block) is reclaimed, one seen
+/// three times already is reclaimed anyway (so abandoned segments do not pile up), and
+/// the others go back with their due purges done.
+unsafe fn try_reclaim(
+    heap: *mut Heap,
+    slices_needed: usize,
+    block_size: usize,
+    tld: *mut Tld,
+) -> Reclaimed {
+    if (*heap).no_reclaim {
+        return Reclaimed::None;
+    }
+    let mut tries = reclaim_tries();
+    if tries == 0 {
+        return Reclaimed::None;
+    }
+    let mut cursor = segment_map::AbandonedCursor::new(crate::heap::spread_next(heap) as usize);
+    while tries > 0 {
+        tries -= 1;
+        let seg = cursor.claim_next();
         if seg.is_null() {
-            return false;
+            break;
         }
-        if !reclaim(seg, heap, tld).is_null() {
-            return true;
+        (*seg).abandoned_visits += 1;
+        let suitable = is_suitable(seg, heap) && (*seg).kind == SegmentKind::Normal;
+        let has_page = check_free(seg, slices_needed, block_size, tld);
+        if (*seg).used == 0 {
+            // Free it (reclaiming frees an empty segment) for whoever needs it next.
+            reclaim(seg, heap, 0, tld);
+        } else if has_page && suitable {
+            return match reclaim(seg, heap, block_size, tld) {
+                (s, _) if s.is_null() => Reclaimed::None,
+                (_, true) => Reclaimed::RightPage,
+                (_, false) => Reclaimed::Span,
+            };
+        } else if (*seg).abandoned_visits > 3 && suitable {
+            reclaim(seg, heap, 0, tld);
+        } else {
+            try_purge(seg, false);
+            abandoned_mark(seg);
         }
     }
-    false
+    Reclaimed::None
+}
+
+/// Whether a free into the abandoned segment `seg` may try to take it over (a huge
+/// segment always, else as `abandoned_reclaim_on_free` says).
+///
+/// # Safety
+/// `seg` must be a live segment.
+#[inline]
+pub unsafe fn may_reclaim_on_free(seg: *const Segment) -> bool {
+    (*seg).kind == SegmentKind::Huge || options::is_enabled(Opt::AbandonedReclaimOnFree)
 }
 
 /// A free into an abandoned segment: take the segment over (if the option allows and
@@ -1130,22 +1138,28 @@ unsafe fn try_reclaim(heap: *mut Heap, tld: *mut Tld) -> bool {
 /// # Safety
 /// `seg` must be a live segment; `heap` the caller's initialised default heap.
 pub unsafe fn try_reclaim_on_free(seg: *mut Segment, heap: *mut Heap) -> bool {
+    if (*seg).kind == SegmentKind::Huge {
+        // A huge segment holds one block: the one being freed. Taking it over frees the
+        // whole segment at once, which needs no permission (the segment is not kept).
+        if !segment_map::claim_abandoned(seg) {
+            return false;
+        }
+        return !reclaim(seg, heap, 0, (*heap).tld).0.is_null();
+    }
     if !options::is_enabled(Opt::AbandonedReclaimOnFree) || (*heap).no_reclaim {
         return false;
     }
     let tld = (*heap).tld;
+    // (as 2.1.7: a thread that only frees must not end up owning many segments)
     if (*tld).segments.reclaim_count * 2 > (*tld).segments.count {
         return false;
     }
-    if (*seg).kind != SegmentKind::Normal {
-        return false;
-    }
-    if !is_suitable(seg, heap) || !abandoned_claim(seg) {
+    if !is_suitable(seg, heap) || !segment_map::claim_abandoned(seg) {
         return false;
     }
     // The segment may be freed if all its pages were empty; the block being freed keeps
     // its page alive, so the segment survives.
-    !reclaim(seg, heap, tld).is_null()
+    !reclaim(seg, heap, 0, tld).0.is_null()
 }
 
 /// Reclaim every abandoned segment into `heap` (forced collection on the main thread).
@@ -1154,13 +1168,72 @@ pub unsafe fn try_reclaim_on_free(seg: *mut Segment, heap: *mut Heap) -> bool {
 /// `heap` must be the caller's initialised heap.
 pub unsafe fn reclaim_all(heap: *mut Heap) {
     let tld = (*heap).tld;
+    let mut cursor = segment_map::AbandonedCursor::new(0);
     loop {
-        let seg = abandoned_pop(heap);
+        let seg = cursor.claim_next();
         if seg.is_null() {
             break;
         }
-        reclaim(seg, heap, tld);
+        reclaim(seg, heap, 0, tld);
     }
+}
+
+/// How many abandoned segments `abandoned_collect` visits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Sweep {
+    /// All of them, purging everything due or not (`mi_collect(true)`).
+    All,
+    /// At most 1024, to bound the latency (`mi_collect(false)`).
+    Many,
+    /// A few (a thread's exit). 2.1.7 visits up to 1024 here too, so that every exit of
+    /// a short-lived thread claims, inspects and puts back every abandoned segment: the
+    /// cost grows with the number of abandoned segments and the exits contend on them.
+    /// A few random ones per exit still reach each of them soon.
+    Few,
+}
+
+/// `_mi_abandoned_collect`, run by every collect (also at thread exit): visit abandoned
+/// segments (see `Sweep`), take in the blocks other threads freed into their pages,
+/// release the pages that became empty, and free the segments that became empty (by
+/// reclaiming them, which frees a segment with no page in use). The others get their due
+/// purges and go back. Without this, a segment whose blocks were all freed by threads
+/// that may not reclaim it stays abandoned, with all its memory, until some thread needs
+/// a segment.
+///
+/// # Safety
+/// `heap` must be the calling thread's initialised heap and `tld` its thread data.
+pub unsafe fn abandoned_collect(heap: *mut Heap, sweep: Sweep, tld: *mut Tld) {
+    let force = sweep == Sweep::All;
+    let mut max = match sweep {
+        Sweep::All => abandoned_count(),
+        Sweep::Many => 1024,
+        Sweep::Few => 8,
+    };
+    if max == 0 || abandoned_count() == 0 {
+        return;
+    }
+    let mut cursor = segment_map::AbandonedCursor::new(crate::heap::spread_next(heap) as usize);
+    while max > 0 {
+        max -= 1;
+        let seg = cursor.claim_next();
+        if seg.is_null() {
+            break;
+        }
+        check_free(seg, 0, 0, tld);
+        if (*seg).used == 0 {
+            let (freed, _) = reclaim(seg, heap, 0, tld);
+            debug_assert!(freed.is_null());
+        } else {
+            try_purge(seg, force);
+            abandoned_mark(seg);
+        }
+    }
+}
+
+/// `mi_debug_show_arenas`: the arenas' bitmaps, with the abandoned segments of each.
+pub fn debug_show_arenas(show_inuse: bool, show_abandoned: bool, show_purge: bool) {
+    let abandoned: fn(usize) -> bool = segment_map::is_marked_abandoned;
+    arena::debug_show(show_inuse, show_abandoned.then_some(abandoned), show_purge);
 }
 
 /// Purge the pending ranges of all the thread's segments that hold free spans.
@@ -1295,6 +1368,36 @@ mod tests {
             assert!(b >= last && b <= SEGMENT_BIN_MAX);
             last = b;
         }
+    }
+
+    #[test]
+    fn mask_runs_cross_words() {
+        let mut m: SliceMask = [0; 8];
+        assert_eq!(mask_next_run(&m, 0), None);
+        mask_set(&mut m, 3, 2);
+        mask_set(&mut m, 60, 10); // crosses into word 1
+        mask_set(&mut m, 128, 192); // three whole words
+        mask_set(&mut m, 511, 1); // the last bit
+        assert_eq!(mask_next_run(&m, 0), Some((3, 2)));
+        assert_eq!(mask_next_run(&m, 4), Some((4, 1)));
+        assert_eq!(mask_next_run(&m, 5), Some((60, 10)));
+        assert_eq!(mask_next_run(&m, 70), Some((128, 192)));
+        assert_eq!(mask_next_run(&m, 320), Some((511, 1)));
+        assert_eq!(mask_next_run(&[usize::MAX; 8], 0), Some((0, 512)));
+        // Every bit of a random mask is in exactly one run.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for w in m.iter_mut() {
+            x = crate::random::shuffle(x);
+            *w = x as usize & (x >> 7) as usize;
+        }
+        let mut seen: SliceMask = [0; 8];
+        let mut from = 0;
+        while let Some((i, n)) = mask_next_run(&m, from) {
+            assert!(!mask_any(&seen, i, n) && (i == 0 || !mask_any(&m, i - 1, 1)));
+            mask_set(&mut seen, i, n);
+            from = i + n;
+        }
+        assert_eq!(seen, m);
     }
 
     #[test]
