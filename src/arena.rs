@@ -22,14 +22,19 @@ pub const ARENA_MIN_OBJ_SIZE: usize = ARENA_BLOCK_SIZE / 2;
 /// Public arena id: index + 1; 0 means "no specific arena".
 pub type ArenaId = i32;
 
-/// An arena descriptor, followed in the same mapping by its four bitmaps.
+/// An arena descriptor, followed in the same mapping by its four bitmaps and one
+/// `SliceMask` per block.
 ///
 /// Invariants: `start` is `ARENA_BLOCK_SIZE`-aligned and spans `block_count` blocks;
 /// each bitmap has `field_count` words; a block is in use iff its `inuse` bit is set;
 /// a block in use is read-write, so its `committed` bit is set (a free block's bit is
 /// clear while it is inaccessible: not committed yet, or purged in a secure build);
 /// `purge` bits are only set for blocks that are free; a block whose `dirty` bit is
-/// clear reads as zeros.
+/// clear reads as zeros. A free block's resident mask has the slices that may hold
+/// non-zero bytes (so its dirty bit is set iff the mask is not empty), and exactly
+/// those are counted in the `committed` statistic; a block in use has an empty mask
+/// (its segment counts what it uses). Only the holder of a block's `inuse` bit reads or
+/// writes its mask (a purger claims the bit first).
 pub struct Arena {
     pub id: ArenaId,
     pub memid: MemId,
@@ -65,6 +70,18 @@ impl Arena {
     /// Blocks mapped read-write (all of them unless the arena was reserved uncommitted).
     fn committed(&self) -> &[AtomicUsize] {
         self.bitmap(3)
+    }
+    /// The resident mask of block `idx` (see the invariants).
+    ///
+    /// # Safety
+    /// The caller holds the block's `inuse` bit (or is setting up the arena).
+    unsafe fn resident(&self, idx: usize) -> *mut SliceMask {
+        debug_assert!(idx < self.block_count);
+        // SAFETY: the masks follow the bitmaps in the descriptor's mapping (see `add`).
+        unsafe {
+            let base = (self as *const Arena).add(1) as *const AtomicUsize;
+            (base.add(4 * self.field_count) as *mut SliceMask).add(idx)
+        }
     }
     fn block_start(&self, idx: usize) -> *mut u8 {
         self.start.wrapping_add(idx * ARENA_BLOCK_SIZE)
@@ -122,7 +139,9 @@ pub unsafe fn add(
     let block_count = (end - aligned) / ARENA_BLOCK_SIZE;
     let field_count = block_count.div_ceil(bitmap::BITS);
     let meta_size = align_up(
-        core::mem::size_of::<Arena>() + 4 * field_count * core::mem::size_of::<usize>(),
+        core::mem::size_of::<Arena>()
+            + 4 * field_count * core::mem::size_of::<usize>()
+            + block_count * core::mem::size_of::<SliceMask>(),
         prim::page_size(),
     );
     let meta = prim::mmap(ptr::null_mut(), meta_size, true) as *mut Arena;
@@ -159,7 +178,14 @@ pub unsafe fn add(
         bitmap::claim(a.inuse(), block_count, extra);
     }
     if !is_zero {
+        // Memory of unknown content (given by the user): every slice may be dirty and
+        // resident, and counts as committed until purged.
         bitmap::claim(a.dirty(), 0, block_count);
+        for idx in 0..block_count {
+            // SAFETY: the arena is not published yet: its masks are ours.
+            unsafe { *a.resident(idx) = SLICE_MASK_FULL };
+        }
+        STATS_MAIN.committed.increase(block_count * ARENA_BLOCK_SIZE);
     }
     if memid.initially_committed {
         bitmap::claim(a.committed(), 0, block_count);
@@ -258,9 +284,9 @@ unsafe fn try_alloc_in(arena: *mut Arena, blocks: usize) -> (*mut u8, MemId) {
 }
 
 /// Purge blocks `idx..idx+blocks` of `a`. A decommitted block reads as zeros (its
-/// `dirty` bit is cleared); secure builds also make it inaccessible, so that a use after
-/// free faults, and clear its `committed` bit, so that `try_alloc_in` makes it
-/// read-write again before reuse.
+/// `dirty` bit is cleared and its resident slices leave the `committed` count); secure
+/// builds also make it inaccessible, so that a use after free faults, and clear its
+/// `committed` bit, so that `try_alloc_in` makes it read-write again before reuse.
 ///
 /// # Safety
 /// The caller owns the blocks (claimed in `inuse`) and they hold no live data.
@@ -270,13 +296,52 @@ unsafe fn purge_blocks(a: &Arena, idx: usize, blocks: usize) {
     // SAFETY: per the contract.
     if unsafe { os::purge(start, size) } {
         bitmap::unclaim(a.dirty(), idx, blocks);
+        let mut resident = 0;
+        for b in idx..idx + blocks {
+            // SAFETY: we hold the blocks' `inuse` bits.
+            unsafe {
+                resident += mask_count(&*a.resident(b));
+                *a.resident(b) = [0; 8];
+            }
+        }
+        STATS_MAIN.committed.decrease(resident * SEGMENT_SLICE_SIZE);
         // SAFETY: as above.
         if SECURE > 0 && unsafe { os::protect_guard(start, size, true) } {
             bitmap::unclaim(a.committed(), idx, blocks);
-            // (`os::commit` counts it again)
-            STATS_MAIN.committed.decrease(size);
         }
     }
+}
+
+/// Take over what the blocks of a fresh arena allocation hold from their last user:
+/// the resident mask of the first block and the number of resident slices of all of
+/// them (counted in `committed` already: the new owner carries them on). The masks are
+/// cleared. Zero for memory that is not from an arena.
+///
+/// # Safety
+/// `memid` must describe an allocation from `alloc_aligned` that the caller owns and
+/// has not taken over yet.
+pub unsafe fn take_resident(memid: &MemId) -> (SliceMask, usize) {
+    let mut first = [0; 8];
+    let mut slices = 0;
+    if memid.kind == MemKind::Arena {
+        let a = arena_at(memid.arena_index);
+        if !a.is_null() {
+            // SAFETY: published arenas live for the process; the caller holds the
+            // blocks' `inuse` bits.
+            unsafe {
+                let a = &*a;
+                for b in memid.block_index..memid.block_index + memid.block_count {
+                    let m = a.resident(b);
+                    if b == memid.block_index {
+                        first = *m;
+                    }
+                    slices += mask_count(&*m);
+                    *m = [0; 8];
+                }
+            }
+        }
+    }
+    (first, slices)
 }
 
 /// Whether segments may be placed in arena `a`. Secure builds keep them out of large
@@ -385,12 +450,17 @@ pub fn memid_is_suitable(memid: &MemId, arena_id: ArenaId) -> bool {
     a.is_null() || unsafe { !(*a).exclusive }
 }
 
-/// Return memory obtained from `alloc_aligned`.
+/// Return memory obtained from `alloc_aligned`. `resident` has the slices of the first
+/// 32 MiB that may be resident, counted in `committed` by the caller; for memory of
+/// more than one arena block all of every further block is counted as resident (only
+/// huge segments span several blocks). The count moves to the arena until the blocks
+/// are purged or taken again (`take_resident`); for other memory the caller takes it
+/// out of `committed` itself.
 ///
 /// # Safety
 /// `p`/`size`/`memid` must describe a live allocation from `alloc_aligned` that nothing
 /// uses any more.
-pub unsafe fn free(p: *mut u8, size: usize, memid: &MemId) {
+pub unsafe fn free(p: *mut u8, size: usize, memid: &MemId, resident: &SliceMask) {
     match memid.kind {
         MemKind::Os => os::free(memid),
         MemKind::Arena => {
@@ -406,6 +476,10 @@ pub unsafe fn free(p: *mut u8, size: usize, memid: &MemId) {
             }
             let a = &*a;
             let (idx, blocks) = (memid.block_index, memid.block_count);
+            for b in idx..idx + blocks {
+                // SAFETY: we still hold the blocks' `inuse` bits.
+                *a.resident(b) = if b == idx { *resident } else { SLICE_MASK_FULL };
+            }
             let delay = options::get(Opt::PurgeDelay) * options::get(Opt::ArenaPurgeMult);
             if !a.is_large && delay >= 0 {
                 if delay == 0 || options::is_preloading() {
@@ -465,20 +539,27 @@ pub fn try_purge_all(force: bool) {
             continue;
         }
         a.purge_expire.store(0, Ordering::Relaxed);
-        for idx in 0..a.block_count {
-            if !bitmap::is_any_claimed(a.purge(), idx, 1) {
+        // Claim each block due (so nobody allocates it meanwhile) and purge each run of
+        // adjacent claimed blocks with one system call.
+        let mut run = 0; // blocks claimed just before `idx`
+        for idx in 0..=a.block_count {
+            let claimed = idx < a.block_count
+                && bitmap::is_any_claimed(a.purge(), idx, 1)
+                // (a block in use again keeps its stale purge bit: its allocator clears
+                // it; `claim` then set a bit that was already set, nothing to undo)
+                && bitmap::claim(a.inuse(), idx, 1);
+            if claimed {
+                run += 1;
                 continue;
             }
-            // Claim the block so nobody allocates it while we purge.
-            if !bitmap::claim(a.inuse(), idx, 1) {
-                // In use again: the allocator clears the stale purge bit itself. Undo
-                // nothing (`claim` set a bit that was already set).
-                continue;
+            if run > 0 {
+                let first = idx - run;
+                // SAFETY: we own the blocks (claimed above) and they hold no live data.
+                unsafe { purge_blocks(a, first, run) };
+                bitmap::unclaim(a.purge(), first, run);
+                bitmap::unclaim(a.inuse(), first, run);
+                run = 0;
             }
-            // SAFETY: we own the block (claimed above) and it holds no live data.
-            unsafe { purge_blocks(a, idx, 1) };
-            bitmap::unclaim(a.purge(), idx, 1);
-            bitmap::unclaim(a.inuse(), idx, 1);
         }
     }
     // Release: leave the critical section.

@@ -1,5 +1,7 @@
 //! OS memory policy on top of `prim`: aligned mappings, commit/purge decisions, the
-//! rounding of large requests, and the accounting of reserved and committed memory.
+//! rounding of large requests, and the accounting of reserved memory. (The `committed`
+//! statistic counts what segments use and have not purged, which the segment and arena
+//! layers know, not what is mapped read-write: with overcommit that is every arena.)
 
 use crate::options::{self, Opt};
 use crate::prim;
@@ -159,10 +161,8 @@ pub fn alloc_aligned_at_ex(
         aligned
     };
     STATS_MAIN.mmap_calls.increase(1);
+    // (`committed` counts what segments use, not what is mapped: see `doc/stats.md`)
     STATS_MAIN.reserved.increase(size);
-    if commit {
-        STATS_MAIN.committed.increase(size);
-    }
     let memid = MemId {
         kind: MemKind::Os,
         os_base: aligned,
@@ -238,9 +238,6 @@ pub unsafe fn free(memid: &MemId) {
         );
     }
     STATS_MAIN.reserved.decrease(memid.os_size);
-    if memid.initially_committed {
-        STATS_MAIN.committed.decrease(memid.os_size);
-    }
 }
 
 /// Make a reserved range accessible (read-write). Returns false on failure.
@@ -259,7 +256,6 @@ pub unsafe fn commit(p: *mut u8, size: usize) -> bool {
         );
         return false;
     }
-    STATS_MAIN.committed.increase(size);
     true
 }
 

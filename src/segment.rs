@@ -16,13 +16,12 @@ use crate::page::{self, Delayed, Page};
 use crate::page_queue;
 use crate::prim;
 use crate::segment_map;
+use crate::stats::STATS_MAIN;
 use crate::sync::{thread_id, AtomicUsize, Ordering};
 use crate::types::*;
 use core::mem::size_of;
 use core::ptr;
 
-/// One bit per slice of a segment.
-pub type SliceMask = [usize; SLICES_PER_SEGMENT / usize::BITS as usize];
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum SegmentKind {
@@ -49,7 +48,10 @@ const MAX_SLICE_OFFSET_COUNT: usize = 255;
 ///   it was abandoned;
 /// * free spans are in the owner's span queues iff the segment is owned and normal;
 /// * `purge_mask` only has bits for free slices; `dirty_mask` has bits for slices that
-///   may hold non-zero bytes;
+///   may hold non-zero bytes (and so may be resident);
+/// * `resident_slices` slices of this segment are counted in the `committed` statistic:
+///   for a normal segment exactly the bits of `dirty_mask`, for a huge one all of its
+///   memory (whole arena blocks for one in an arena);
 /// * `noaccess_mask` (secure builds only, else empty) has bits for free slices that
 ///   were decommitted and made inaccessible; it is disjoint from `dirty_mask`.
 #[repr(C)]
@@ -63,6 +65,7 @@ pub struct Segment {
     pub purge_mask: SliceMask,
     pub dirty_mask: SliceMask,
     pub noaccess_mask: SliceMask,
+    pub resident_slices: usize,
     pub abandoned: usize,
     pub abandoned_visits: usize,
     pub used: usize,
@@ -226,6 +229,10 @@ fn mask_clear(m: &mut SliceMask, idx: usize, count: usize) {
 fn mask_any(m: &SliceMask, idx: usize, count: usize) -> bool {
     (idx..idx + count).any(|i| m[i / 64] & (1 << (i % 64)) != 0)
 }
+/// Number of set bits among `idx..idx+count`.
+fn mask_count_range(m: &SliceMask, idx: usize, count: usize) -> usize {
+    (idx..idx + count).filter(|&i| m[i / 64] & (1 << (i % 64)) != 0).count()
+}
 fn mask_is_empty(m: &SliceMask) -> bool {
     m.iter().all(|w| *w == 0)
 }
@@ -340,6 +347,11 @@ unsafe fn schedule_purge(seg: *mut Segment, idx: usize, count: usize) {
         return;
     }
     mask_set(&mut (*seg).purge_mask, idx, count);
+    purge_deadline(seg, delay);
+}
+
+/// Slices were added to the purge mask: set or push back the segment's deadline.
+unsafe fn purge_deadline(seg: *mut Segment, delay: i64) {
     let now = prim::clock_now_ms();
     let extend = options::get(Opt::PurgeExtendDelay);
     if (*seg).purge_expire == 0 {
@@ -356,11 +368,35 @@ unsafe fn schedule_purge(seg: *mut Segment, idx: usize, count: usize) {
     }
 }
 
+/// Slices `idx..idx+count` are about to be used: they may hold non-zero bytes from now
+/// on. Those not marked yet start to count as committed.
+#[inline]
+unsafe fn mark_dirty(seg: *mut Segment, idx: usize, count: usize) {
+    if (*seg).kind == SegmentKind::Normal {
+        let new = count - mask_count_range(&(*seg).dirty_mask, idx, count);
+        if new > 0 {
+            (*seg).resident_slices += new;
+            STATS_MAIN.committed.increase(new * SEGMENT_SLICE_SIZE);
+        }
+    }
+    mask_set(&mut (*seg).dirty_mask, idx, count);
+}
+
+/// Slices `idx..idx+count` were decommitted: they read as zeros and are not resident.
+unsafe fn clear_dirty(seg: *mut Segment, idx: usize, count: usize) {
+    if (*seg).kind == SegmentKind::Normal {
+        let gone = mask_count_range(&(*seg).dirty_mask, idx, count);
+        (*seg).resident_slices -= gone;
+        STATS_MAIN.committed.decrease(gone * SEGMENT_SLICE_SIZE);
+    }
+    mask_clear(&mut (*seg).dirty_mask, idx, count);
+}
+
 unsafe fn purge_range(seg: *mut Segment, idx: usize, count: usize) {
     let start = (seg as *mut u8).add(idx * SEGMENT_SLICE_SIZE);
     let size = count * SEGMENT_SLICE_SIZE;
     if os::purge(start, size) {
-        mask_clear(&mut (*seg).dirty_mask, idx, count);
+        clear_dirty(seg, idx, count);
         // Secure: decommitted memory is also made inaccessible, so that a use after
         // free of a purged page faults instead of reading zeros.
         if SECURE > 0 && os::protect_guard(start, size, true) {
@@ -507,7 +543,7 @@ unsafe fn span_allocate(seg: *mut Segment, idx: usize, count: usize) -> *mut Pag
     (*page).is_huge = (*seg).kind == SegmentKind::Huge;
     debug_assert!(!mask_any(&(*seg).noaccess_mask, idx, count));
     (*page).is_zero_init = !mask_any(&(*seg).dirty_mask, idx, count);
-    mask_set(&mut (*seg).dirty_mask, idx, count);
+    mark_dirty(seg, idx, count);
     mask_clear(&mut (*seg).purge_mask, idx, count);
     (*page).next = ptr::null_mut();
     (*page).prev = ptr::null_mut();
@@ -609,12 +645,36 @@ unsafe fn segment_alloc(
     (*seg).purge_expire = 0;
     (*seg).purge_mask = [0; 8];
     (*seg).noaccess_mask = [0; 8];
+    // What the memory's last user left resident (counted as committed already, and
+    // carried on by this segment): in an arena block exactly the slices it dirtied.
+    let (inherited, inherited_slices) = arena::take_resident(&memid);
     (*seg).dirty_mask = if memid.initially_zero {
         [0; 8]
+    } else if (*seg).kind == SegmentKind::Normal && memid.kind == MemKind::Arena {
+        inherited
     } else {
-        [usize::MAX; 8]
+        SLICE_MASK_FULL
     };
-    mask_set(&mut (*seg).dirty_mask, 0, info_slices);
+    if (*seg).kind == SegmentKind::Normal {
+        (*seg).resident_slices = mask_count(&(*seg).dirty_mask);
+        // (the header is marked below, by `span_allocate`, which counts it if new)
+    } else {
+        // A huge segment counts all its memory; in an arena whole blocks (so that its
+        // blocks go back with every slice marked, see `arena::free`).
+        (*seg).resident_slices = if memid.kind == MemKind::Arena {
+            memid.block_count * SLICES_PER_SEGMENT
+        } else {
+            (*seg).segment_slices
+        };
+    }
+    // (signed: a normal segment on memory from outside an arena may inherit more than
+    // the new owner marks; never in practice, as such memory is fresh)
+    let delta = (*seg).resident_slices as isize - inherited_slices as isize;
+    if delta > 0 {
+        STATS_MAIN.committed.increase(delta as usize * SEGMENT_SLICE_SIZE);
+    } else {
+        STATS_MAIN.committed.decrease(delta.unsigned_abs() * SEGMENT_SLICE_SIZE);
+    }
     (*seg).abandoned = 0;
     (*seg).abandoned_visits = 0;
     (*seg).used = 0;
@@ -653,6 +713,28 @@ unsafe fn segment_alloc(
             (*seg).used -= 1;
         }
         span_free(seg, info_slices, usable, false, tld);
+        // Slices the memory's last user left dirty (and resident) are free here: purge
+        // them in due time like any freed page, or they would stay resident as long as
+        // the segment lives without being used again.
+        let delay = options::get(Opt::PurgeDelay);
+        if (*seg).allow_purge && delay >= 0 {
+            // (only the free span: not the header, nor the secure builds' guard slice)
+            let mut left = (*seg).dirty_mask;
+            mask_clear(&mut left, 0, info_slices);
+            mask_clear(&mut left, info_slices + usable, SLICES_PER_SEGMENT - info_slices - usable);
+            if !mask_is_empty(&left) {
+                if delay == 0 {
+                    let mut from = 0;
+                    while let Some((idx, count)) = mask_next_run(&left, from) {
+                        purge_range(seg, idx, count);
+                        from = idx + count;
+                    }
+                } else {
+                    (*seg).purge_mask = left;
+                    purge_deadline(seg, delay);
+                }
+            }
+        }
     }
     seg
 }
@@ -689,7 +771,19 @@ unsafe fn segment_free(seg: *mut Segment, _force: bool, tld: *mut Tld) {
     }
     let memid = (*seg).memid;
     let size = (*seg).segment_size;
-    arena::free(seg as *mut u8, size, &memid);
+    // What may be resident goes with the memory to the arena, which counts it until
+    // it purges or reuses it (see `arena::free`); memory that goes back to the OS stops
+    // counting now.
+    let resident = if (*seg).kind == SegmentKind::Normal {
+        debug_assert_eq!((*seg).resident_slices, mask_count(&(*seg).dirty_mask));
+        (*seg).dirty_mask
+    } else {
+        SLICE_MASK_FULL
+    };
+    if memid.kind != MemKind::Arena {
+        STATS_MAIN.committed.decrease((*seg).resident_slices * SEGMENT_SLICE_SIZE);
+    }
+    arena::free(seg as *mut u8, size, &memid, &resident);
 }
 
 // --- pages ---------------------------------------------------------------------------------
@@ -828,11 +922,20 @@ unsafe fn abandoned_mark(seg: *mut Segment) {
     }
 }
 
+/// What `check_free` found in an abandoned segment.
+struct Checked {
+    /// No live block is left: the segment can be freed (by reclaiming it).
+    empty: bool,
+    /// It has room for the page asked for.
+    has_page: bool,
+}
+
 /// For a claimed abandoned segment: take in each page's thread-free list and release
 /// the pages with no live block left (their spans are not queued: the segment has no
-/// owner yet). Returns whether the segment now has room for a page of `slices_needed`
-/// slices, or a page of `block_size` blocks with a free block (0, 0: never).
-unsafe fn check_free(seg: *mut Segment, slices_needed: usize, block_size: usize, tld: *mut Tld) -> bool {
+/// owner yet). Tells whether the segment is empty now, and whether it has room for a
+/// page of `slices_needed` slices or a page of `block_size` blocks with a free block
+/// (0, 0: never).
+unsafe fn check_free(seg: *mut Segment, slices_needed: usize, block_size: usize, tld: *mut Tld) -> Checked {
     debug_assert!((*seg).thread_id.load(Ordering::Relaxed) == 0);
     let mut has_page = false;
     let mut idx = (*seg).segment_info_slices;
@@ -843,9 +946,10 @@ unsafe fn check_free(seg: *mut Segment, slices_needed: usize, block_size: usize,
             page::free_collect(page, false);
             if (*page).all_free() {
                 if (*seg).kind == SegmentKind::Huge {
-                    // (its span reaches past the slice table: the reclaim that frees the
-                    // segment clears it)
-                    return false;
+                    // Its one block was freed by a thread that could not take the
+                    // segment over (we held it). Its span reaches past the slice table:
+                    // the reclaim that frees the segment clears it.
+                    return Checked { empty: true, has_page: false };
                 }
                 (*seg).abandoned -= 1;
                 (*tld).stats.pages_abandoned.decrease(1);
@@ -869,7 +973,7 @@ unsafe fn check_free(seg: *mut Segment, slices_needed: usize, block_size: usize,
         }
         idx += ((*slice).slice_count as usize).max(1);
     }
-    has_page
+    Checked { empty: (*seg).used == 0, has_page }
 }
 
 /// All used pages of the segment are abandoned: give the segment up.
@@ -1101,11 +1205,12 @@ unsafe fn try_reclaim(
         }
         (*seg).abandoned_visits += 1;
         let suitable = is_suitable(seg, heap) && (*seg).kind == SegmentKind::Normal;
-        let has_page = check_free(seg, slices_needed, block_size, tld);
-        if (*seg).used == 0 {
+        let checked = check_free(seg, slices_needed, block_size, tld);
+        if checked.empty {
             // Free it (reclaiming frees an empty segment) for whoever needs it next.
-            reclaim(seg, heap, 0, tld);
-        } else if has_page && suitable {
+            let (freed, _) = reclaim(seg, heap, 0, tld);
+            debug_assert!(freed.is_null());
+        } else if checked.has_page && suitable {
             return match reclaim(seg, heap, block_size, tld) {
                 (s, _) if s.is_null() => Reclaimed::None,
                 (_, true) => Reclaimed::RightPage,
@@ -1219,8 +1324,7 @@ pub unsafe fn abandoned_collect(heap: *mut Heap, sweep: Sweep, tld: *mut Tld) {
         if seg.is_null() {
             break;
         }
-        check_free(seg, 0, 0, tld);
-        if (*seg).used == 0 {
+        if check_free(seg, 0, 0, tld).empty {
             let (freed, _) = reclaim(seg, heap, 0, tld);
             debug_assert!(freed.is_null());
         } else {
@@ -1339,7 +1443,7 @@ pub unsafe fn try_grow_large(p: *mut u8, new_block_size: usize) -> bool {
     // Re-describe the page's slices (like `span_allocate`, without counting a new page).
     (*page).slice_count = count as u32;
     point_back(seg, idx, count, MAX_SLICE_OFFSET_COUNT);
-    mask_set(&mut (*seg).dirty_mask, next_idx, take);
+    mark_dirty(seg, next_idx, take);
     mask_clear(&mut (*seg).purge_mask, next_idx, take);
     let new_bsize = count * SEGMENT_SLICE_SIZE;
     let stats = &(*tld).stats;

@@ -14,6 +14,16 @@ pub const SEGMENT_ALIGN: usize = SEGMENT_SIZE;
 pub const SEGMENT_MASK: usize = SEGMENT_ALIGN - 1;
 pub const SLICES_PER_SEGMENT: usize = SEGMENT_SIZE / SEGMENT_SLICE_SIZE; // 512
 
+/// One bit per 64 KiB slice of a segment (or of a 32 MiB arena block).
+pub type SliceMask = [usize; SLICES_PER_SEGMENT / usize::BITS as usize];
+pub const SLICE_MASK_FULL: SliceMask = [usize::MAX; SLICES_PER_SEGMENT / usize::BITS as usize];
+
+/// Number of slices in a mask.
+#[inline]
+pub fn mask_count(m: &SliceMask) -> usize {
+    m.iter().map(|w| w.count_ones() as usize).sum()
+}
+
 pub const SMALL_PAGE_SIZE: usize = SEGMENT_SLICE_SIZE; // 64 KiB
 pub const MEDIUM_PAGE_SIZE: usize = 8 * SEGMENT_SLICE_SIZE; // 512 KiB
 pub const SMALL_OBJ_SIZE_MAX: usize = SMALL_PAGE_SIZE / 4; // 16 KiB

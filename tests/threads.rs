@@ -1,0 +1,299 @@
+//! Threads that come and go: a thread's memory outlives it (its segments are abandoned)
+//! and must be reused by the threads that follow (reclaimed when they need memory or
+//! free into it), whatever the timing; `abandoned_reclaim_on_free` and
+//! `max_segment_reclaim` work as in 2.1.7 (api.md §6).
+//!
+//! The tests that look at process-wide numbers (committed memory, abandoned segments,
+//! options) run in a child process (see `common::run_child_ok`).
+#![cfg(feature = "capi")]
+#![allow(unused_unsafe)]
+
+mod common;
+
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+
+use common::*;
+use mimalloc::capi::*;
+
+// mi_option_t values (api.md §9.1)
+const MAX_SEGMENT_RECLAIM: mi_option_t = 21;
+const ABANDONED_RECLAIM_ON_FREE: mi_option_t = 26;
+
+/// (current, peak) committed bytes as `mi_process_info` reports them.
+fn commit() -> (usize, usize) {
+    let (mut e, mut u, mut s, mut rss, mut prss, mut cur, mut peak, mut f) =
+        (0, 0, 0, 0, 0, 0, 0, 0);
+    unsafe { mi_process_info(&mut e, &mut u, &mut s, &mut rss, &mut prss, &mut cur, &mut peak, &mut f) };
+    (cur, peak)
+}
+
+fn abandoned() -> usize {
+    mimalloc::segment::abandoned_count()
+}
+
+/// A block of `size` bytes whose first word is its size and whose other words up to 16
+/// and last word are a pattern of its address, so any thread can check it.
+unsafe fn make_block(size: usize) -> *mut usize {
+    let p = mi_malloc(size) as *mut usize;
+    assert!(!p.is_null(), "out of memory for {size} bytes");
+    let words = size / 8;
+    *p = size;
+    for i in 1..words.min(16) {
+        *p.add(i) = pattern(p, i);
+    }
+    *p.add(words - 1) = pattern(p, words - 1);
+    p
+}
+
+fn pattern(p: *const usize, i: usize) -> usize {
+    (p as usize).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i.wrapping_mul(0x1_0000_01B3)
+}
+
+unsafe fn check_and_free(p: *mut usize) {
+    if p.is_null() {
+        return;
+    }
+    let size = *p;
+    assert!((16..=32 << 20).contains(&size), "corrupted size word {size:#x} at {p:p}");
+    let words = size / 8;
+    for i in 1..words.min(16) {
+        assert_eq!(*p.add(i), pattern(p, i), "corrupted block {p:p} of {size} bytes");
+    }
+    assert_eq!(*p.add(words - 1), pattern(p, words - 1), "corrupted end of {p:p}");
+    assert!(mi_usable_size(p as *const c_void) >= size);
+    mi_free(p as *mut c_void);
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: u64) -> usize {
+        (self.next() % n) as usize
+    }
+}
+
+#[test]
+fn waves_of_one_allocation_threads_reuse_abandoned_memory() {
+    run_child_ok("child_waves", &[]);
+}
+
+/// Waves of threads that each allocate one small block and exit; the block is freed two
+/// waves later by another thread. Without reuse of abandoned segments every thread would
+/// take a fresh segment (a header and a page: 128 KiB committed each, 600 MiB for these
+/// 4800 threads); with it the whole run stays within a few segments.
+#[test]
+fn child_waves() {
+    if !in_child("child_waves") {
+        return;
+    }
+    const THREADS: usize = 16;
+    const WAVES: usize = 300;
+    let slots: Arc<Vec<AtomicUsize>> = Arc::new((0..3 * THREADS).map(|_| AtomicUsize::new(0)).collect());
+    for wave in 0..WAVES {
+        let handles: Vec<_> = (0..THREADS)
+            .map(|i| {
+                let slots = slots.clone();
+                std::thread::spawn(move || unsafe {
+                    let old = slots[((wave + 1) % 3) * THREADS + i].swap(0, Ordering::AcqRel);
+                    check_and_free(old as *mut usize);
+                    let p = make_block(16 + (i * 37 + wave * 11) % 240);
+                    slots[(wave % 3) * THREADS + i].store(p as usize, Ordering::Release);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+    }
+    let (_, peak) = commit();
+    assert!(peak < 64 * MIB, "peak committed {} KiB: abandoned memory is not reused", peak / KIB);
+    // At most one abandoned segment per thread of the last two waves.
+    assert!(abandoned() <= 2 * THREADS, "{} abandoned segments", abandoned());
+    for s in slots.iter() {
+        unsafe { check_and_free(s.swap(0, Ordering::AcqRel) as *mut usize) };
+    }
+    unsafe { mi_collect(true) };
+    assert_eq!(abandoned(), 0, "mi_collect(true) on the main thread reclaims everything");
+}
+
+#[test]
+fn exits_in_the_middle_of_cross_thread_frees() {
+    run_child_ok("child_exits", &[]);
+}
+
+/// 64 threads at a time, 640 in all, each a random number of operations long: allocate a
+/// block of random size (up to huge), swap it into a random shared slot, check and free
+/// the block it displaced (mostly another thread's, often an exited thread's). Threads
+/// end at random moments while others free their blocks; a quarter call `mi_thread_done`
+/// half-way and go on. Every block is checked before it is freed, and at the end
+/// everything is freed and the memory goes back.
+#[test]
+fn child_exits() {
+    if !in_child("child_exits") {
+        return;
+    }
+    const ALIVE: usize = 64;
+    const TOTAL: usize = 640;
+    const SLOTS: usize = 4096;
+    unsafe { mi_collect(true) };
+    let (start_commit, _) = commit();
+    let slots: Arc<Vec<AtomicUsize>> = Arc::new((0..SLOTS).map(|_| AtomicUsize::new(0)).collect());
+    let counts = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+    let (done_tx, done_rx) = mpsc::channel::<usize>();
+    let mut handles: Vec<Option<std::thread::JoinHandle<()>>> = Vec::new();
+    let mut started = 0;
+    let mut running = 0;
+    let mut rng = Rng(0x853c_49e6_748f_ea9b);
+    while started < TOTAL || running > 0 {
+        if started < TOTAL && running < ALIVE {
+            let (slots, counts, done) = (slots.clone(), counts.clone(), done_tx.clone());
+            let id = started;
+            let mut r = Rng(rng.next() | 1);
+            let ops = 20 + r.below(1500);
+            let thread_done_at = if r.below(4) == 0 { ops / 2 } else { usize::MAX };
+            handles.push(Some(std::thread::spawn(move || unsafe {
+                for i in 0..ops {
+                    let slot = r.below(SLOTS as u64);
+                    let p = if r.below(8) == 0 {
+                        std::ptr::null_mut()
+                    } else {
+                        let size = match r.below(10_000) {
+                            0..=8999 => 16 + r.below(1024),
+                            9000..=9899 => 1024 + r.below(128 * 1024),
+                            9900..=9994 => 128 * 1024 + r.below(4 << 20),
+                            _ => (17 << 20) + r.below(8 << 20),
+                        };
+                        counts.0.fetch_add(1, Ordering::Relaxed);
+                        make_block(size)
+                    };
+                    let old = slots[slot].swap(p as usize, Ordering::AcqRel) as *mut usize;
+                    if !old.is_null() {
+                        check_and_free(old);
+                        counts.1.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if i == thread_done_at {
+                        mi_thread_done();
+                    }
+                }
+                done.send(id).unwrap();
+            })));
+            started += 1;
+            running += 1;
+            continue;
+        }
+        // Wait for a thread to finish; join it (its heap is torn down by then).
+        let id = done_rx.recv().unwrap();
+        handles[id].take().unwrap().join().unwrap();
+        running -= 1;
+    }
+    for s in slots.iter() {
+        let p = s.swap(0, Ordering::AcqRel) as *mut usize;
+        if !p.is_null() {
+            unsafe { check_and_free(p) };
+            counts.1.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    assert_eq!(counts.0.load(Ordering::Relaxed), counts.1.load(Ordering::Relaxed));
+    unsafe { mi_collect(true) };
+    assert_eq!(abandoned(), 0);
+    let (end_commit, peak) = commit();
+    assert!(
+        end_commit <= start_commit + 8 * MIB,
+        "{} KiB committed at the end (start {} KiB, peak {} KiB)",
+        end_commit / KIB,
+        start_commit / KIB,
+        peak / KIB
+    );
+}
+
+#[test]
+fn reclaim_on_free_follows_the_option() {
+    run_child_ok("child_reclaim_on_free", &[]);
+    run_child_ok("child_reclaim_on_free", &[("MIMALLOC_ABANDONED_RECLAIM_ON_FREE", "0")]);
+}
+
+/// A thread leaves a block behind; a new thread whose only act is to free it takes the
+/// abandoned segment over (the option is on by default), or, with the option off, frees
+/// it remotely and leaves the segment abandoned.
+#[test]
+fn child_reclaim_on_free() {
+    if !in_child("child_reclaim_on_free") {
+        return;
+    }
+    let enabled = unsafe { mi_option_is_enabled(ABANDONED_RECLAIM_ON_FREE) };
+    let p = std::thread::spawn(|| unsafe { make_block(100) as usize }).join().unwrap();
+    assert_eq!(abandoned(), 1);
+    let left = std::thread::spawn(move || unsafe {
+        check_and_free(p as *mut usize);
+        abandoned()
+    })
+    .join()
+    .unwrap();
+    if enabled {
+        assert_eq!(left, 0, "the freeing thread reclaims the segment");
+    } else {
+        assert_eq!(left, 1, "abandoned_reclaim_on_free=0: the segment stays abandoned");
+    }
+}
+
+#[test]
+fn reclaim_for_allocation_follows_the_option() {
+    run_child_ok("child_reclaim_for_allocation", &[]);
+    run_child_ok("child_reclaim_for_allocation", &[("MIMALLOC_MAX_SEGMENT_RECLAIM", "0")]);
+}
+
+/// A thread leaves a block behind; a new thread allocates: it takes the abandoned
+/// segment over (whose free space serves it), or with `max_segment_reclaim=0` takes a
+/// fresh segment and leaves the abandoned one alone.
+#[test]
+fn child_reclaim_for_allocation() {
+    if !in_child("child_reclaim_for_allocation") {
+        return;
+    }
+    let percent = unsafe { mi_option_get(MAX_SEGMENT_RECLAIM) };
+    let p = std::thread::spawn(|| unsafe { make_block(100) as usize }).join().unwrap();
+    assert_eq!(abandoned(), 1);
+    let (left, q) = std::thread::spawn(move || unsafe {
+        let q = make_block(200);
+        (abandoned(), q as usize)
+    })
+    .join()
+    .unwrap();
+    if percent > 0 {
+        assert_eq!(left, 0, "the allocating thread reclaims the segment");
+    } else {
+        assert_eq!(left, 1, "max_segment_reclaim=0: a fresh segment instead");
+    }
+    unsafe {
+        check_and_free(p as *mut usize);
+        check_and_free(q as *mut usize);
+        mi_collect(true);
+    }
+    assert_eq!(abandoned(), 0);
+}
+
+#[test]
+fn show_arenas_lists_abandoned_blocks() {
+    let (_, stderr) = run_child_ok("child_show_arenas", &[("MIMALLOC_VERBOSE", "1")]);
+    assert!(stderr.contains("blocks abandoned: 1"), "{stderr}");
+    assert!(stderr.contains("total abandoned blocks: 1"), "{stderr}");
+}
+
+#[test]
+fn child_show_arenas() {
+    if !in_child("child_show_arenas") {
+        return;
+    }
+    let p = std::thread::spawn(|| unsafe { make_block(64) as usize }).join().unwrap();
+    unsafe {
+        mi_debug_show_arenas(true, true, true);
+        check_and_free(p as *mut usize);
+    }
+}
