@@ -245,7 +245,12 @@ unsafe fn try_alloc_in(arena: *mut Arena, blocks: usize) -> (*mut u8, MemId) {
     let a = &*arena;
     // Relaxed: a starting hint only.
     let start = a.search_idx.load(Ordering::Relaxed);
-    let Some(idx) = bitmap::try_find_claim(a.inuse(), start, blocks) else {
+    // Prefer blocks that are dirty (recently freed, not purged yet): their memory is
+    // resident already, so using them costs no page faults and no more RSS, and the
+    // clean ones stay untouched.
+    let Some(idx) = bitmap::try_find_claim_within(a.inuse(), Some(a.dirty()), start, blocks)
+        .or_else(|| bitmap::try_find_claim(a.inuse(), start, blocks))
+    else {
         return (ptr::null_mut(), MemId::none());
     };
     a.search_idx.store(idx / bitmap::BITS, Ordering::Relaxed);

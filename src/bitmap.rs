@@ -20,23 +20,38 @@ fn mask(count: usize, bit: usize) -> usize {
 /// Find `count` consecutive zero bits in one word and set them atomically, trying the
 /// words round-robin from `start_word`. Returns the bit index of the run.
 pub fn try_find_claim(words: &[AtomicUsize], start_word: usize, count: usize) -> Option<usize> {
+    try_find_claim_within(words, None, start_word, count)
+}
+
+/// As `try_find_claim`, but only runs whose bits are all set in `allowed` (a snapshot
+/// of it: a hint for which runs to prefer) qualify; with `None`, every run.
+pub fn try_find_claim_within(
+    words: &[AtomicUsize],
+    allowed: Option<&[AtomicUsize]>,
+    start_word: usize,
+    count: usize,
+) -> Option<usize> {
     if count == 0 || count > BITS || words.is_empty() {
         return None;
     }
     let n = words.len();
     for i in 0..n {
         let w = (start_word + i) % n;
-        if let Some(bit) = try_claim_in_word(&words[w], count) {
+        // Relaxed: a hint; the claim validates only `words`.
+        let excluded = allowed.map_or(0, |a| !a[w].load(Ordering::Relaxed));
+        if let Some(bit) = try_claim_in_word(&words[w], count, excluded) {
             return Some(w * BITS + bit);
         }
     }
     None
 }
 
-fn try_claim_in_word(word: &AtomicUsize, count: usize) -> Option<usize> {
+/// Claim a run of `count` zero bits of `word` that are also zero in `excluded`.
+fn try_claim_in_word(word: &AtomicUsize, count: usize, excluded: usize) -> Option<usize> {
     // Relaxed: only a snapshot to search in; the CAS below validates it.
-    let mut map = word.load(Ordering::Relaxed);
+    let mut current = word.load(Ordering::Relaxed);
     loop {
+        let map = current | excluded;
         if map == usize::MAX {
             return None;
         }
@@ -65,9 +80,9 @@ fn try_claim_in_word(word: &AtomicUsize, count: usize) -> Option<usize> {
         let m = mask(count, bit);
         // AcqRel: acquiring makes the previous owner's writes (and its release of these
         // blocks) visible; releasing orders our claim before later use of the blocks.
-        match word.compare_exchange_weak(map, map | m, Ordering::AcqRel, Ordering::Relaxed) {
+        match word.compare_exchange_weak(current, current | m, Ordering::AcqRel, Ordering::Relaxed) {
             Ok(_) => return Some(bit),
-            Err(cur) => map = cur,
+            Err(cur) => current = cur,
         }
     }
 }
@@ -161,6 +176,22 @@ mod tests {
         assert!(claim(&w, 7, 2));
         assert_eq!(try_find_claim(&w, 0, 3), Some(9));
         assert_eq!(try_find_claim(&w, 0, 2), Some(5));
+    }
+
+    #[test]
+    fn claims_within_allowed_runs_first() {
+        let w = words(2);
+        let allowed = words(2);
+        // Allowed: bits 10..13 of word 0 and 3..5 of word 1.
+        assert!(claim(&allowed, 10, 3));
+        assert!(claim(&allowed, 67, 2));
+        assert_eq!(try_find_claim_within(&w, Some(&allowed), 0, 2), Some(10));
+        assert_eq!(try_find_claim_within(&w, Some(&allowed), 0, 2), Some(67));
+        // Only one allowed bit is left (12): no run of 2 within; 1 fits.
+        assert_eq!(try_find_claim_within(&w, Some(&allowed), 0, 2), None);
+        assert_eq!(try_find_claim_within(&w, Some(&allowed), 0, 1), Some(12));
+        // Without a restriction the lowest free run anywhere.
+        assert_eq!(try_find_claim_within(&w, None, 0, 2), Some(0));
     }
 
     #[test]

@@ -189,6 +189,10 @@ pub unsafe fn init_reused(heap: *mut Heap, tld: *mut Tld) {
     init_fields(heap, tld, 0, false, 0);
 }
 
+/// The fields of `init` other than the page queues and the direct table.
+///
+/// # Safety
+/// As `init`.
 unsafe fn init_fields(heap: *mut Heap, tld: *mut Tld, arena_id: ArenaId, no_reclaim: bool, tag: u8) {
     (*heap).tld = tld;
     // Relaxed: nobody else knows this heap yet.

@@ -305,7 +305,6 @@ pub fn thread_init() {
     if is_main_thread() {
         heap_main_init();
         set_default_heap(HEAP_MAIN.get());
-        STATS_MAIN.threads.increase(1);
         return;
     }
     let (td, fresh) = thread_data_alloc();
@@ -329,6 +328,8 @@ pub fn thread_init() {
         (*tld).heap_backing = heap;
         set_default_heap(heap);
     }
+    // (process-wide, so that `peak` is the most threads alive at once; as in 2.1.7 the
+    // main thread is not counted)
     STATS_MAIN.threads.increase(1);
     // Relaxed: a counter.
     THREAD_COUNT.fetch_add(1, Ordering::Relaxed);

@@ -351,6 +351,9 @@ unsafe fn schedule_purge(seg: *mut Segment, idx: usize, count: usize) {
 }
 
 /// Slices were added to the purge mask: set or push back the segment's deadline.
+///
+/// # Safety
+/// `seg` must be a segment the caller owns (or has claimed).
 unsafe fn purge_deadline(seg: *mut Segment, delay: i64) {
     let now = prim::clock_now_ms();
     let extend = options::get(Opt::PurgeExtendDelay);
@@ -370,6 +373,9 @@ unsafe fn purge_deadline(seg: *mut Segment, delay: i64) {
 
 /// Slices `idx..idx+count` are about to be used: they may hold non-zero bytes from now
 /// on. Those not marked yet start to count as committed.
+///
+/// # Safety
+/// `seg` must be a segment the caller owns (or has claimed); the range lies in it.
 #[inline]
 unsafe fn mark_dirty(seg: *mut Segment, idx: usize, count: usize) {
     if (*seg).kind == SegmentKind::Normal {
@@ -383,6 +389,9 @@ unsafe fn mark_dirty(seg: *mut Segment, idx: usize, count: usize) {
 }
 
 /// Slices `idx..idx+count` were decommitted: they read as zeros and are not resident.
+///
+/// # Safety
+/// As `mark_dirty`.
 unsafe fn clear_dirty(seg: *mut Segment, idx: usize, count: usize) {
     if (*seg).kind == SegmentKind::Normal {
         let gone = mask_count_range(&(*seg).dirty_mask, idx, count);
@@ -912,6 +921,10 @@ pub fn abandoned_count() -> usize {
 }
 
 /// Give up a segment whose pages are all abandoned (or free): make it claimable.
+///
+/// # Safety
+/// `seg` must be owned (or claimed) by the caller, out of its span queues and counts,
+/// with every page `NeverDelayedFree` and without a heap; the caller gives it up.
 unsafe fn abandoned_mark(seg: *mut Segment) {
     // Release: anything that reads 0 here goes on to the map, whose RMW orders the rest.
     (*seg).thread_id.store(0, Ordering::Release);
@@ -935,6 +948,10 @@ struct Checked {
 /// owner yet). Tells whether the segment is empty now, and whether it has room for a
 /// page of `slices_needed` slices or a page of `block_size` blocks with a free block
 /// (0, 0: never).
+///
+/// # Safety
+/// `seg` must be claimed from the abandoned map by the caller and not reclaimed yet;
+/// `tld` the caller's thread data.
 unsafe fn check_free(seg: *mut Segment, slices_needed: usize, block_size: usize, tld: *mut Tld) -> Checked {
     debug_assert!((*seg).thread_id.load(Ordering::Relaxed) == 0);
     let mut has_page = false;
@@ -1040,6 +1057,10 @@ pub unsafe fn page_abandon(page: *mut Page, tld: *mut Tld) {
 /// queues. Empty pages are freed. Returns null if the whole segment turned out empty
 /// and was freed, and with it whether a page for `requested_block_size` blocks with a
 /// free block joined the heap (0: none wanted).
+///
+/// # Safety
+/// `seg` must be claimed from the abandoned map by the caller (or be a huge segment it
+/// claimed); `heap` and `tld` the caller's initialised heap and thread data.
 unsafe fn reclaim(
     seg: *mut Segment,
     heap: *mut Heap,
@@ -1183,6 +1204,9 @@ enum Reclaimed {
 /// slices, or a page of `block_size` blocks with a free block) is reclaimed, one seen
 /// three times already is reclaimed anyway (so abandoned segments do not pile up), and
 /// the others go back with their due purges done.
+///
+/// # Safety
+/// `heap` and `tld` must be the caller's initialised heap and thread data.
 unsafe fn try_reclaim(
     heap: *mut Heap,
     slices_needed: usize,

@@ -297,3 +297,77 @@ fn child_show_arenas() {
         check_and_free(p as *mut usize);
     }
 }
+
+#[test]
+fn threads_statistic_counts_live_threads() {
+    run_child_ok("child_threads_statistic", &[]);
+}
+
+/// The `threads` row counts threads other than the main thread that are alive (its
+/// `current`), and the most alive at once (its `peak`), in release builds too.
+#[test]
+fn child_threads_statistic() {
+    if !in_child("child_threads_statistic") {
+        return;
+    }
+    let threads = || mimalloc::stats::STATS_MAIN.threads.values();
+    let before = threads();
+    let barrier = Arc::new(std::sync::Barrier::new(9));
+    let handles: Vec<_> = (0..8)
+        .map(|_| {
+            let barrier = barrier.clone();
+            std::thread::spawn(move || unsafe {
+                let p = mi_malloc(64);
+                barrier.wait(); // all 8 have a heap now
+                barrier.wait(); // the main thread has looked
+                mi_free(p);
+            })
+        })
+        .collect();
+    barrier.wait();
+    let during = threads();
+    barrier.wait();
+    for h in handles {
+        h.join().unwrap();
+    }
+    let after = threads();
+    assert_eq!(during.current - before.current, 8, "{during:?}");
+    assert!(during.peak >= before.current + 8, "{during:?}");
+    assert_eq!(after.current, before.current, "{after:?}");
+    assert_eq!(after.allocated - before.allocated, 8);
+}
+
+#[test]
+fn committed_statistic_counts_memory_in_use() {
+    run_child_ok("child_committed", &[]);
+}
+
+/// `committed` (and `mi_process_info`'s commit) follows what is used, not the 1 GiB
+/// arena: it grows with 20 MiB of small blocks by about that much, and shrinks back once
+/// they are freed and purged.
+#[test]
+fn child_committed() {
+    if !in_child("child_committed") {
+        return;
+    }
+    unsafe {
+        mi_collect(true);
+        let (start, _) = commit();
+        assert!(start < 4 * MIB, "{} KiB committed at start", start / KIB);
+        let blocks: Vec<_> = (0..20 * 1024).map(|_| mi_malloc(1000)).collect();
+        let (used, _) = commit();
+        assert!(
+            used >= start + 20 * MIB && used <= start + 26 * MIB,
+            "{} KiB committed for 20 MiB of blocks (start {} KiB)",
+            used / KIB,
+            start / KIB
+        );
+        for p in blocks {
+            mi_free(p);
+        }
+        mi_collect(true);
+        let (end, peak) = commit();
+        assert!(end <= start + MIB, "{} KiB committed after freeing", end / KIB);
+        assert!(peak >= used);
+    }
+}
