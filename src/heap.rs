@@ -148,19 +148,6 @@ pub unsafe fn random_next(heap: *mut Heap) -> u64 {
     (*heap).random.next()
 }
 
-/// A number that differs between threads and calls, for spreading work (where a search
-/// starts), not for security: cheaper than `random_next`, whose first call in a thread
-/// computes a ChaCha block.
-///
-/// # Safety
-/// `heap` must be an initialised heap of the calling thread.
-#[inline]
-pub unsafe fn spread_next(heap: *mut Heap) -> u64 {
-    let tld = (*heap).tld;
-    (*tld).heartbeat = (*tld).heartbeat.wrapping_add(1);
-    crate::random::shuffle(heap as u64 ^ (*tld).heartbeat.rotate_left(32))
-}
-
 /// The main heap's cookie, mixed into segment cookies.
 pub fn main_cookie() -> usize {
     // SAFETY: the cookie is written once during main-heap initialisation, before any

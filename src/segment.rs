@@ -94,6 +94,8 @@ pub struct SegmentsTld {
     pub current_size: usize,
     pub peak_size: usize,
     pub reclaim_count: usize,
+    /// Counts the thread's searches of the abandoned map (to vary where they start).
+    pub searches: u64,
 }
 
 impl SegmentsTld {
@@ -105,6 +107,7 @@ impl SegmentsTld {
             current_size: 0,
             peak_size: 0,
             reclaim_count: 0,
+            searches: 0,
         }
     }
 }
@@ -1170,6 +1173,19 @@ unsafe fn page_clear(page: *mut Page, tld: *mut Tld) -> *mut Page {
     span
 }
 
+/// A search of the abandoned map for the calling thread, starting at a place that
+/// differs between threads and searches (so that threads searching at once spread over
+/// different segments; not for security).
+///
+/// # Safety
+/// `tld` must be the caller's thread data.
+unsafe fn abandoned_cursor(tld: *mut Tld) -> segment_map::AbandonedCursor {
+    let segs = &mut (*tld).segments;
+    segs.searches = segs.searches.wrapping_add(1);
+    let seed = crate::random::shuffle(tld as u64 ^ segs.searches.rotate_left(32));
+    segment_map::AbandonedCursor::new(seed as usize)
+}
+
 /// How many abandoned segments a thread that needs memory looks at: `max_segment_reclaim`
 /// percent of them, at least 1 (8 if there are more than 8) and at most 1024.
 fn reclaim_tries() -> usize {
@@ -1220,7 +1236,7 @@ unsafe fn try_reclaim(
     if tries == 0 {
         return Reclaimed::None;
     }
-    let mut cursor = segment_map::AbandonedCursor::new(crate::heap::spread_next(heap) as usize);
+    let mut cursor = abandoned_cursor(tld);
     while tries > 0 {
         tries -= 1;
         let seg = cursor.claim_next();
@@ -1341,7 +1357,7 @@ pub unsafe fn abandoned_collect(heap: *mut Heap, sweep: Sweep, tld: *mut Tld) {
     if max == 0 || abandoned_count() == 0 {
         return;
     }
-    let mut cursor = segment_map::AbandonedCursor::new(crate::heap::spread_next(heap) as usize);
+    let mut cursor = abandoned_cursor(tld);
     while max > 0 {
         max -= 1;
         let seg = cursor.claim_next();

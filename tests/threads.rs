@@ -18,6 +18,7 @@ use common::*;
 use mimalloc::capi::*;
 
 // mi_option_t values (api.md §9.1)
+const PURGE_DELAY: mi_option_t = 15;
 const MAX_SEGMENT_RECLAIM: mi_option_t = 21;
 const ABANDONED_RECLAIM_ON_FREE: mi_option_t = 26;
 
@@ -370,4 +371,40 @@ fn child_committed() {
         assert!(end <= start + MIB, "{} KiB committed after freeing", end / KIB);
         assert!(peak >= used);
     }
+}
+
+#[test]
+fn abandoned_page_purge_purges_at_thread_exit() {
+    run_child_ok("child_abandoned_page_purge", &[("MIMALLOC_ABANDONED_PAGE_PURGE", "1")]);
+}
+
+/// With `abandoned_page_purge`, an exiting thread's segments give their free memory back
+/// when they are abandoned, without waiting for the purge delay: a thread that used
+/// 16 MiB and left one block alive leaves almost nothing committed.
+#[test]
+fn child_abandoned_page_purge() {
+    if !in_child("child_abandoned_page_purge") {
+        return;
+    }
+    // (a long delay, so that only the abandonment can have purged)
+    unsafe { mi_option_set(PURGE_DELAY, 10_000) };
+    let (start, _) = commit();
+    let keep = std::thread::spawn(|| unsafe {
+        let blocks: Vec<_> = (0..16 * 1024).map(|_| mi_malloc(1000)).collect();
+        for &p in &blocks[1..] {
+            mi_free(p);
+        }
+        blocks[0] as usize
+    })
+    .join()
+    .unwrap();
+    let (after, peak) = commit();
+    assert!(peak >= start + 16 * MIB, "the thread used 16 MiB: peak {} KiB", peak / KIB);
+    assert!(
+        after <= start + MIB,
+        "{} KiB committed after the thread exited (start {} KiB)",
+        after / KIB,
+        start / KIB
+    );
+    unsafe { mi_free(keep as *mut c_void) };
 }
