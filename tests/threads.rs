@@ -408,3 +408,56 @@ fn child_abandoned_page_purge() {
     );
     unsafe { mi_free(keep as *mut c_void) };
 }
+
+#[test]
+fn reclaim_prefers_a_partly_used_page_of_the_size() {
+    run_child_ok("child_reclaim_prefers_right_page", &[]);
+}
+
+/// Two abandoned segments: one has room only in free spans, the other a partly used
+/// page of 64-byte blocks. A thread that allocates 64 bytes takes over the second and
+/// allocates from that page, leaving the first abandoned.
+#[test]
+fn child_reclaim_prefers_right_page() {
+    if !in_child("child_reclaim_prefers_right_page") {
+        return;
+    }
+    let segment_of = |p: usize| p & !(32 * MIB - 1);
+    unsafe { mi_option_set(MAX_SEGMENT_RECLAIM, 0) }; // (set-up: no reclaim)
+    let only_span = std::thread::spawn(|| unsafe { make_block(1000) as usize }).join().unwrap();
+    let (page_block, page) = std::thread::spawn(|| unsafe {
+        let blocks: Vec<_> = (0..200).map(|_| mi_malloc(64) as usize).collect();
+        for &p in &blocks[1..] {
+            mi_free(p as *mut c_void);
+        }
+        (blocks[0], mimalloc::segment::ptr_segment(blocks[0] as *const u8) as usize)
+    })
+    .join()
+    .unwrap();
+    assert_ne!(segment_of(only_span), page, "two different segments");
+    assert_eq!(abandoned(), 2);
+    unsafe { mi_option_set(MAX_SEGMENT_RECLAIM, 100) };
+    for _ in 0..8 {
+        // (whichever of the two the search happens to meet first)
+        let (q, left) = std::thread::spawn(|| unsafe {
+            let q = mi_malloc(64);
+            let left = abandoned();
+            // (freed here: a free from this test's thread would take the segment over)
+            mi_free(q);
+            (q as usize, left)
+        })
+        .join()
+        .unwrap();
+        assert_eq!(segment_of(q), page, "allocated from the partly used page's segment");
+        assert_eq!(left, 1, "the other segment stays abandoned");
+        assert!(mimalloc::segment_map::is_marked_abandoned(segment_of(only_span)));
+        // (the thread exited: the page's segment is abandoned again for the next round)
+        assert_eq!(abandoned(), 2);
+    }
+    unsafe {
+        mi_free(page_block as *mut c_void);
+        check_and_free(only_span as *mut usize);
+        mi_collect(true);
+    }
+    assert_eq!(abandoned(), 0);
+}
