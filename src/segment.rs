@@ -833,16 +833,23 @@ pub unsafe fn page_alloc(
             Reclaimed::RightPage if block_size <= MEDIUM_OBJ_SIZE_MAX => {
                 return ptr::null_mut();
             }
-            Reclaimed::RightPage | Reclaimed::Span => {
+            // (also without a segment with room: one reclaimed anyway, at its fourth visit,
+            // may have room by now, as blocks freed into it meanwhile emptied pages)
+            Reclaimed::RightPage | Reclaimed::Span | Reclaimed::None => {
                 page = find_and_allocate(count, heap, tld);
             }
-            Reclaimed::None => {}
         }
         if page.is_null() {
-            if segment_alloc(0, 0, heap, tld).is_null() {
+            let seg = segment_alloc(0, 0, heap, tld);
+            if seg.is_null() {
                 return ptr::null_mut();
             }
+            // Only the new segment has a span this big (the search above found none):
+            // the page comes from it, so the segment is never left without a page (a
+            // segment with no page is only freed by freeing its last page: it would stay
+            // with the thread, and leak when the thread exits).
             page = find_and_allocate(count, heap, tld);
+            debug_assert!(page.is_null() || page_segment(page) == seg);
         }
     }
     if !page.is_null() {
