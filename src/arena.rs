@@ -185,7 +185,9 @@ pub unsafe fn add(
             // SAFETY: the arena is not published yet: its masks are ours.
             unsafe { *a.resident(idx) = SLICE_MASK_FULL };
         }
-        STATS_MAIN.committed.increase(block_count * ARENA_BLOCK_SIZE);
+        STATS_MAIN
+            .committed
+            .increase(block_count * ARENA_BLOCK_SIZE);
     }
     if memid.initially_committed {
         bitmap::claim(a.committed(), 0, block_count);
@@ -837,8 +839,9 @@ pub fn debug_show(show_inuse: bool, abandoned: Option<fn(usize) -> bool>, show_p
             total_inuse += show_row(a, "inuse", |idx| in_bits(a.inuse(), idx));
         }
         if let Some(is_abandoned) = abandoned {
-            total_abandoned +=
-                show_row(a, "abandoned", |idx| is_abandoned(a.block_start(idx) as usize));
+            total_abandoned += show_row(a, "abandoned", |idx| {
+                is_abandoned(a.block_start(idx) as usize)
+            });
         }
         if show_purge {
             show_row(a, "purge", |idx| in_bits(a.purge(), idx));

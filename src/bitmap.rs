@@ -80,7 +80,8 @@ fn try_claim_in_word(word: &AtomicUsize, count: usize, excluded: usize) -> Optio
         let m = mask(count, bit);
         // AcqRel: acquiring makes the previous owner's writes (and its release of these
         // blocks) visible; releasing orders our claim before later use of the blocks.
-        match word.compare_exchange_weak(current, current | m, Ordering::AcqRel, Ordering::Relaxed) {
+        match word.compare_exchange_weak(current, current | m, Ordering::AcqRel, Ordering::Relaxed)
+        {
             Ok(_) => return Some(bit),
             Err(cur) => current = cur,
         }

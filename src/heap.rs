@@ -118,7 +118,10 @@ unsafe fn write_empty(heap: *mut Heap) {
 pub unsafe fn tld_reuse(tld: *mut Tld) {
     let segs = &mut (*tld).segments;
     debug_assert!(segs.count == 0 && segs.current_size == 0 && segs.reclaim_count == 0);
-    debug_assert!(segs.spans.iter().all(|sq| sq.first.is_null() && sq.last.is_null()));
+    debug_assert!(segs
+        .spans
+        .iter()
+        .all(|sq| sq.first.is_null() && sq.last.is_null()));
     segs.peak_count = 0;
     segs.peak_size = 0;
     (*tld).heartbeat = 0;
@@ -171,8 +174,14 @@ pub unsafe fn init(heap: *mut Heap, tld: *mut Tld, arena_id: ArenaId, no_reclaim
 /// # Safety
 /// As `init`, and `heap`'s queues and direct table must be in the empty state.
 pub unsafe fn init_reused(heap: *mut Heap, tld: *mut Tld) {
-    debug_assert!((*heap).pages.iter().all(|pq| pq.first.is_null() && pq.last.is_null()));
-    debug_assert!((*heap).pages_free_direct.iter().all(|p| *p == PAGE_EMPTY.get()));
+    debug_assert!((*heap)
+        .pages
+        .iter()
+        .all(|pq| pq.first.is_null() && pq.last.is_null()));
+    debug_assert!((*heap)
+        .pages_free_direct
+        .iter()
+        .all(|p| *p == PAGE_EMPTY.get()));
     init_fields(heap, tld, 0, false, 0);
 }
 
@@ -180,10 +189,18 @@ pub unsafe fn init_reused(heap: *mut Heap, tld: *mut Tld) {
 ///
 /// # Safety
 /// As `init`.
-unsafe fn init_fields(heap: *mut Heap, tld: *mut Tld, arena_id: ArenaId, no_reclaim: bool, tag: u8) {
+unsafe fn init_fields(
+    heap: *mut Heap,
+    tld: *mut Tld,
+    arena_id: ArenaId,
+    no_reclaim: bool,
+    tag: u8,
+) {
     (*heap).tld = tld;
     // Relaxed: nobody else knows this heap yet.
-    (*heap).thread_delayed_free.store(ptr::null_mut(), Ordering::Relaxed);
+    (*heap)
+        .thread_delayed_free
+        .store(ptr::null_mut(), Ordering::Relaxed);
     (*heap).thread_id = thread_id();
     (*heap).arena_id = arena_id;
     (*heap).no_reclaim = no_reclaim;
@@ -218,7 +235,11 @@ unsafe fn init_fields(heap: *mut Heap, tld: *mut Tld, arena_id: ArenaId, no_recl
 unsafe fn reset_pages(heap: *mut Heap) {
     // (copied from the empty heap rather than built on the stack: see `write_empty`)
     let empty = HEAP_EMPTY.get() as *const Heap;
-    ptr::copy_nonoverlapping(&(*empty).pages_free_direct, &mut (*heap).pages_free_direct, 1);
+    ptr::copy_nonoverlapping(
+        &(*empty).pages_free_direct,
+        &mut (*heap).pages_free_direct,
+        1,
+    );
     ptr::copy_nonoverlapping(&(*empty).pages, &mut (*heap).pages, 1);
     (*heap).page_count = 0;
     (*heap).page_retired_min = 0;
@@ -340,7 +361,10 @@ unsafe fn for_each_page(
         }
         b += 1;
     }
-    debug_assert!((b..=BIN_FULL).all(|b| (*queues.add(b)).is_empty()), "page_count is off");
+    debug_assert!(
+        (b..=BIN_FULL).all(|b| (*queues.add(b)).is_empty()),
+        "page_count is off"
+    );
     true
 }
 

@@ -22,7 +22,6 @@ use crate::types::*;
 use core::mem::size_of;
 use core::ptr;
 
-
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum SegmentKind {
     /// 32 MiB of slices holding small, medium and large pages.
@@ -234,7 +233,9 @@ fn mask_any(m: &SliceMask, idx: usize, count: usize) -> bool {
 }
 /// Number of set bits among `idx..idx+count`.
 fn mask_count_range(m: &SliceMask, idx: usize, count: usize) -> usize {
-    (idx..idx + count).filter(|&i| m[i / 64] & (1 << (i % 64)) != 0).count()
+    (idx..idx + count)
+        .filter(|&i| m[i / 64] & (1 << (i % 64)) != 0)
+        .count()
 }
 fn mask_is_empty(m: &SliceMask) -> bool {
     m.iter().all(|w| *w == 0)
@@ -683,9 +684,13 @@ unsafe fn segment_alloc(
     // the new owner marks; never in practice, as such memory is fresh)
     let delta = (*seg).resident_slices as isize - inherited_slices as isize;
     if delta > 0 {
-        STATS_MAIN.committed.increase(delta as usize * SEGMENT_SLICE_SIZE);
+        STATS_MAIN
+            .committed
+            .increase(delta as usize * SEGMENT_SLICE_SIZE);
     } else {
-        STATS_MAIN.committed.decrease(delta.unsigned_abs() * SEGMENT_SLICE_SIZE);
+        STATS_MAIN
+            .committed
+            .decrease(delta.unsigned_abs() * SEGMENT_SLICE_SIZE);
     }
     (*seg).abandoned = 0;
     (*seg).abandoned_visits = 0;
@@ -733,7 +738,11 @@ unsafe fn segment_alloc(
             // (only the free span: not the header, nor the secure builds' guard slice)
             let mut left = (*seg).dirty_mask;
             mask_clear(&mut left, 0, info_slices);
-            mask_clear(&mut left, info_slices + usable, SLICES_PER_SEGMENT - info_slices - usable);
+            mask_clear(
+                &mut left,
+                info_slices + usable,
+                SLICES_PER_SEGMENT - info_slices - usable,
+            );
             if !mask_is_empty(&left) {
                 if delay == 0 {
                     let mut from = 0;
@@ -793,7 +802,9 @@ unsafe fn segment_free(seg: *mut Segment, _force: bool, tld: *mut Tld) {
         SLICE_MASK_FULL
     };
     if memid.kind != MemKind::Arena {
-        STATS_MAIN.committed.decrease((*seg).resident_slices * SEGMENT_SLICE_SIZE);
+        STATS_MAIN
+            .committed
+            .decrease((*seg).resident_slices * SEGMENT_SLICE_SIZE);
     }
     arena::free(seg as *mut u8, size, &memid, &resident);
 }
@@ -965,7 +976,12 @@ struct Checked {
 /// # Safety
 /// `seg` must be claimed from the abandoned map by the caller and not reclaimed yet;
 /// `tld` the caller's thread data.
-unsafe fn check_free(seg: *mut Segment, slices_needed: usize, block_size: usize, tld: *mut Tld) -> Checked {
+unsafe fn check_free(
+    seg: *mut Segment,
+    slices_needed: usize,
+    block_size: usize,
+    tld: *mut Tld,
+) -> Checked {
     debug_assert!((*seg).thread_id.load(Ordering::Relaxed) == 0);
     let mut has_page = false;
     let mut right_page = false;
@@ -980,7 +996,11 @@ unsafe fn check_free(seg: *mut Segment, slices_needed: usize, block_size: usize,
                     // Its one block was freed by a thread that could not take the
                     // segment over (we held it). Its span reaches past the slice table:
                     // the reclaim that frees the segment clears it.
-                    return Checked { empty: true, has_page: false, right_page: false };
+                    return Checked {
+                        empty: true,
+                        has_page: false,
+                        right_page: false,
+                    };
                 }
                 (*seg).abandoned -= 1;
                 (*tld).stats.pages_abandoned.decrease(1);
@@ -1005,7 +1025,11 @@ unsafe fn check_free(seg: *mut Segment, slices_needed: usize, block_size: usize,
         }
         idx += ((*slice).slice_count as usize).max(1);
     }
-    Checked { empty: (*seg).used == 0, has_page, right_page }
+    Checked {
+        empty: (*seg).used == 0,
+        has_page,
+        right_page,
+    }
 }
 
 /// All used pages of the segment are abandoned: give the segment up.

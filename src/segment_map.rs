@@ -341,7 +341,17 @@ mod tests {
     fn mark_claim_and_search() {
         let _g = SERIAL.lock().unwrap();
         // Chunks in different level-0, level-1 and level-2 words, and at the edges.
-        let chunks = [1usize, 63, 64, 4095, 4096, 262_143, 262_144, 1 << 21, CHUNKS - 1];
+        let chunks = [
+            1usize,
+            63,
+            64,
+            4095,
+            4096,
+            262_143,
+            262_144,
+            1 << 21,
+            CHUNKS - 1,
+        ];
         for &c in &chunks {
             // SAFETY: an address nobody uses; the map only records it.
             assert!(unsafe { mark_abandoned(seg(c)) });
@@ -378,9 +388,15 @@ mod tests {
         // The summary bits are still set over an empty word: a search that passes
         // there (one runs while anything is abandoned) clears them.
         let w = c / BITS;
-        assert_ne!(ABANDONED_L1[w / BITS].load(Ordering::Relaxed) & (1 << (w % BITS)), 0);
+        assert_ne!(
+            ABANDONED_L1[w / BITS].load(Ordering::Relaxed) & (1 << (w % BITS)),
+            0
+        );
         assert_eq!(drain(0), HashSet::from([later]));
-        assert_eq!(ABANDONED_L1[w / BITS].load(Ordering::Relaxed) & (1 << (w % BITS)), 0);
+        assert_eq!(
+            ABANDONED_L1[w / BITS].load(Ordering::Relaxed) & (1 << (w % BITS)),
+            0
+        );
     }
 
     /// Threads mark and claim the same chunks at once: every mark is claimed exactly
@@ -417,7 +433,10 @@ mod tests {
                 })
             })
             .collect();
-        let mut owned: Vec<usize> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+        let mut owned: Vec<usize> = handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect();
         owned.extend(drain(0));
         owned.sort();
         let mut want: Vec<usize> = (0..THREADS)

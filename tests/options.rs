@@ -869,7 +869,10 @@ fn child_first_allocation() {
         );
         report("commit", commit);
         // explicit commit calls (mprotect of reserved memory to read-write)
-        report("commit_calls", mimalloc::stats::STATS_MAIN.commit_calls.values().1 as usize);
+        report(
+            "commit_calls",
+            mimalloc::stats::STATS_MAIN.commit_calls.values().1 as usize,
+        );
         let start = mi_arena_area(1, std::ptr::null_mut()) as usize;
         report(
             "in_arena1",
@@ -960,7 +963,11 @@ fn arena_eager_commit_decides_whether_the_automatic_arena_is_committed() {
     // An eagerly committed arena is mapped read-write up front: no commit call later. A
     // lazy one is reserved inaccessible, and the block of the first segment is committed
     // when it is claimed.
-    assert_eq!(eager.num("commit_calls"), 0, "arena_eager_commit=1 commits up front");
+    assert_eq!(
+        eager.num("commit_calls"),
+        0,
+        "arena_eager_commit=1 commits up front"
+    );
     assert!(
         lazy.num("commit_calls") >= 1,
         "arena_eager_commit=0: the first segment's block is committed on demand"

@@ -26,7 +26,11 @@ const ABANDONED_RECLAIM_ON_FREE: mi_option_t = 26;
 fn commit() -> (usize, usize) {
     let (mut e, mut u, mut s, mut rss, mut prss, mut cur, mut peak, mut f) =
         (0, 0, 0, 0, 0, 0, 0, 0);
-    unsafe { mi_process_info(&mut e, &mut u, &mut s, &mut rss, &mut prss, &mut cur, &mut peak, &mut f) };
+    unsafe {
+        mi_process_info(
+            &mut e, &mut u, &mut s, &mut rss, &mut prss, &mut cur, &mut peak, &mut f,
+        )
+    };
     (cur, peak)
 }
 
@@ -57,12 +61,23 @@ unsafe fn check_and_free(p: *mut usize) {
         return;
     }
     let size = *p;
-    assert!((16..=32 << 20).contains(&size), "corrupted size word {size:#x} at {p:p}");
+    assert!(
+        (16..=32 << 20).contains(&size),
+        "corrupted size word {size:#x} at {p:p}"
+    );
     let words = size / 8;
     for i in 1..words.min(16) {
-        assert_eq!(*p.add(i), pattern(p, i), "corrupted block {p:p} of {size} bytes");
+        assert_eq!(
+            *p.add(i),
+            pattern(p, i),
+            "corrupted block {p:p} of {size} bytes"
+        );
     }
-    assert_eq!(*p.add(words - 1), pattern(p, words - 1), "corrupted end of {p:p}");
+    assert_eq!(
+        *p.add(words - 1),
+        pattern(p, words - 1),
+        "corrupted end of {p:p}"
+    );
     assert!(mi_usable_size(p as *const c_void) >= size);
     mi_free(p as *mut c_void);
 }
@@ -96,7 +111,8 @@ fn child_waves() {
     }
     const THREADS: usize = 16;
     const WAVES: usize = 300;
-    let slots: Arc<Vec<AtomicUsize>> = Arc::new((0..3 * THREADS).map(|_| AtomicUsize::new(0)).collect());
+    let slots: Arc<Vec<AtomicUsize>> =
+        Arc::new((0..3 * THREADS).map(|_| AtomicUsize::new(0)).collect());
     for wave in 0..WAVES {
         let handles: Vec<_> = (0..THREADS)
             .map(|i| {
@@ -114,14 +130,26 @@ fn child_waves() {
         }
     }
     let (_, peak) = commit();
-    assert!(peak < 64 * MIB, "peak committed {} KiB: abandoned memory is not reused", peak / KIB);
+    assert!(
+        peak < 64 * MIB,
+        "peak committed {} KiB: abandoned memory is not reused",
+        peak / KIB
+    );
     // At most one abandoned segment per thread of the last two waves.
-    assert!(abandoned() <= 2 * THREADS, "{} abandoned segments", abandoned());
+    assert!(
+        abandoned() <= 2 * THREADS,
+        "{} abandoned segments",
+        abandoned()
+    );
     for s in slots.iter() {
         unsafe { check_and_free(s.swap(0, Ordering::AcqRel) as *mut usize) };
     }
     unsafe { mi_collect(true) };
-    assert_eq!(abandoned(), 0, "mi_collect(true) on the main thread reclaims everything");
+    assert_eq!(
+        abandoned(),
+        0,
+        "mi_collect(true) on the main thread reclaims everything"
+    );
 }
 
 #[test]
@@ -201,7 +229,10 @@ fn child_exits() {
             counts.1.fetch_add(1, Ordering::Relaxed);
         }
     }
-    assert_eq!(counts.0.load(Ordering::Relaxed), counts.1.load(Ordering::Relaxed));
+    assert_eq!(
+        counts.0.load(Ordering::Relaxed),
+        counts.1.load(Ordering::Relaxed)
+    );
     unsafe { mi_collect(true) };
     assert_eq!(abandoned(), 0);
     let (end_commit, peak) = commit();
@@ -217,7 +248,10 @@ fn child_exits() {
 #[test]
 fn reclaim_on_free_follows_the_option() {
     run_child_ok("child_reclaim_on_free", &[]);
-    run_child_ok("child_reclaim_on_free", &[("MIMALLOC_ABANDONED_RECLAIM_ON_FREE", "0")]);
+    run_child_ok(
+        "child_reclaim_on_free",
+        &[("MIMALLOC_ABANDONED_RECLAIM_ON_FREE", "0")],
+    );
 }
 
 /// A thread leaves a block behind; a new thread whose only act is to free it takes the
@@ -229,7 +263,9 @@ fn child_reclaim_on_free() {
         return;
     }
     let enabled = unsafe { mi_option_is_enabled(ABANDONED_RECLAIM_ON_FREE) };
-    let p = std::thread::spawn(|| unsafe { make_block(100) as usize }).join().unwrap();
+    let p = std::thread::spawn(|| unsafe { make_block(100) as usize })
+        .join()
+        .unwrap();
     assert_eq!(abandoned(), 1);
     let left = std::thread::spawn(move || unsafe {
         check_and_free(p as *mut usize);
@@ -240,14 +276,20 @@ fn child_reclaim_on_free() {
     if enabled {
         assert_eq!(left, 0, "the freeing thread reclaims the segment");
     } else {
-        assert_eq!(left, 1, "abandoned_reclaim_on_free=0: the segment stays abandoned");
+        assert_eq!(
+            left, 1,
+            "abandoned_reclaim_on_free=0: the segment stays abandoned"
+        );
     }
 }
 
 #[test]
 fn reclaim_for_allocation_follows_the_option() {
     run_child_ok("child_reclaim_for_allocation", &[]);
-    run_child_ok("child_reclaim_for_allocation", &[("MIMALLOC_MAX_SEGMENT_RECLAIM", "0")]);
+    run_child_ok(
+        "child_reclaim_for_allocation",
+        &[("MIMALLOC_MAX_SEGMENT_RECLAIM", "0")],
+    );
 }
 
 /// A thread leaves a block behind; a new thread allocates: it takes the abandoned
@@ -259,7 +301,9 @@ fn child_reclaim_for_allocation() {
         return;
     }
     let percent = unsafe { mi_option_get(MAX_SEGMENT_RECLAIM) };
-    let p = std::thread::spawn(|| unsafe { make_block(100) as usize }).join().unwrap();
+    let p = std::thread::spawn(|| unsafe { make_block(100) as usize })
+        .join()
+        .unwrap();
     assert_eq!(abandoned(), 1);
     let (left, q) = std::thread::spawn(move || unsafe {
         let q = make_block(200);
@@ -292,7 +336,9 @@ fn child_show_arenas() {
     if !in_child("child_show_arenas") {
         return;
     }
-    let p = std::thread::spawn(|| unsafe { make_block(64) as usize }).join().unwrap();
+    let p = std::thread::spawn(|| unsafe { make_block(64) as usize })
+        .join()
+        .unwrap();
     unsafe {
         mi_debug_show_arenas(true, true, true);
         check_and_free(p as *mut usize);
@@ -368,14 +414,21 @@ fn child_committed() {
         }
         mi_collect(true);
         let (end, peak) = commit();
-        assert!(end <= start + MIB, "{} KiB committed after freeing", end / KIB);
+        assert!(
+            end <= start + MIB,
+            "{} KiB committed after freeing",
+            end / KIB
+        );
         assert!(peak >= used);
     }
 }
 
 #[test]
 fn abandoned_page_purge_purges_at_thread_exit() {
-    run_child_ok("child_abandoned_page_purge", &[("MIMALLOC_ABANDONED_PAGE_PURGE", "1")]);
+    run_child_ok(
+        "child_abandoned_page_purge",
+        &[("MIMALLOC_ABANDONED_PAGE_PURGE", "1")],
+    );
 }
 
 /// With `abandoned_page_purge`, an exiting thread's segments give their free memory back
@@ -399,7 +452,11 @@ fn child_abandoned_page_purge() {
     .join()
     .unwrap();
     let (after, peak) = commit();
-    assert!(peak >= start + 16 * MIB, "the thread used 16 MiB: peak {} KiB", peak / KIB);
+    assert!(
+        peak >= start + 16 * MIB,
+        "the thread used 16 MiB: peak {} KiB",
+        peak / KIB
+    );
     assert!(
         after <= start + MIB,
         "{} KiB committed after the thread exited (start {} KiB)",
@@ -424,13 +481,18 @@ fn child_reclaim_prefers_right_page() {
     }
     let segment_of = |p: usize| p & !(32 * MIB - 1);
     unsafe { mi_option_set(MAX_SEGMENT_RECLAIM, 0) }; // (set-up: no reclaim)
-    let only_span = std::thread::spawn(|| unsafe { make_block(1000) as usize }).join().unwrap();
+    let only_span = std::thread::spawn(|| unsafe { make_block(1000) as usize })
+        .join()
+        .unwrap();
     let (page_block, page) = std::thread::spawn(|| unsafe {
         let blocks: Vec<_> = (0..200).map(|_| mi_malloc(64) as usize).collect();
         for &p in &blocks[1..] {
             mi_free(p as *mut c_void);
         }
-        (blocks[0], mimalloc::segment::ptr_segment(blocks[0] as *const u8) as usize)
+        (
+            blocks[0],
+            mimalloc::segment::ptr_segment(blocks[0] as *const u8) as usize,
+        )
     })
     .join()
     .unwrap();
@@ -448,9 +510,15 @@ fn child_reclaim_prefers_right_page() {
         })
         .join()
         .unwrap();
-        assert_eq!(segment_of(q), page, "allocated from the partly used page's segment");
+        assert_eq!(
+            segment_of(q),
+            page,
+            "allocated from the partly used page's segment"
+        );
         assert_eq!(left, 1, "the other segment stays abandoned");
-        assert!(mimalloc::segment_map::is_marked_abandoned(segment_of(only_span)));
+        assert!(mimalloc::segment_map::is_marked_abandoned(segment_of(
+            only_span
+        )));
         // (the thread exited: the page's segment is abandoned again for the next round)
         assert_eq!(abandoned(), 2);
     }
