@@ -112,18 +112,6 @@ impl Random {
         r
     }
 
-    /// A generator with the same key and the nonce `nonce_src` (use the new owner's
-    /// address: a nonce must not be reused under one key).
-    pub fn split(&mut self, nonce_src: usize) -> Random {
-        let mut child = Random::empty();
-        child.input = self.input;
-        child.set_nonce(nonce_src as u64);
-        debug_assert!(child.input[14..] != self.input[14..], "nonce reused");
-        child.weak = self.weak;
-        child.refill();
-        child
-    }
-
     /// The next 64 random bits.
     #[allow(clippy::should_implement_trait)] // an endless generator, not an iterator
     pub fn next(&mut self) -> u64 {
@@ -449,16 +437,15 @@ mod tests {
     }
 
     #[test]
-    fn split_streams_differ() {
-        let mut parent = Random::empty();
-        parent.init();
-        let mut a = parent.split(0x1000);
-        let mut b = parent.split(0x2000);
-        assert_eq!(a.input[4..12], parent.input[4..12]);
+    fn new_streams_differ() {
+        seed_process_key();
+        let mut a = Random::new_stream();
+        let mut b = Random::new_stream();
+        // The same key, different nonces: different streams.
+        assert_eq!(a.input[..12], b.input[..12]);
+        assert_ne!(a.input[14..], b.input[14..]);
         assert_ne!(a.next(), b.next());
-        let mut a2 = parent.split(0x1000);
-        let mut a_again = parent.split(0x1000);
-        assert_eq!(a2.next(), a_again.next()); // same key and nonce: same stream
+        assert!(!a.is_weak());
     }
 
     #[test]

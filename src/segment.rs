@@ -48,9 +48,9 @@ const MAX_SLICE_OFFSET_COUNT: usize = 255;
 /// * free spans are in the owner's span queues iff the segment is owned and normal;
 /// * `purge_mask` only has bits for free slices; `dirty_mask` has bits for slices that
 ///   may hold non-zero bytes (and so may be resident);
-/// * `resident_slices` slices of this segment are counted in the `committed` statistic:
-///   for a normal segment exactly the bits of `dirty_mask`, for a huge one all of its
-///   memory (whole arena blocks for one in an arena);
+/// * `resident_slices(seg)` slices of this segment are counted in the `committed`
+///   statistic: for a normal segment exactly the bits of `dirty_mask`, for a huge one all
+///   of its memory (whole arena blocks for one in an arena);
 /// * `noaccess_mask` (secure builds only, else empty) has bits for free slices that
 ///   were decommitted and made inaccessible; it is disjoint from `dirty_mask`.
 #[repr(C)]
@@ -64,7 +64,6 @@ pub struct Segment {
     pub purge_mask: SliceMask,
     pub dirty_mask: SliceMask,
     pub noaccess_mask: SliceMask,
-    pub resident_slices: usize,
     pub abandoned: usize,
     pub abandoned_visits: usize,
     pub used: usize,
@@ -375,6 +374,22 @@ unsafe fn purge_deadline(seg: *mut Segment, delay: i64) {
     }
 }
 
+/// The slices of `seg` counted in the `committed` statistic: a normal segment's dirty
+/// slices; all the memory of a huge one (in an arena whole blocks, so that its blocks go
+/// back with every slice marked, see `arena::free`).
+///
+/// # Safety
+/// `seg` must be a live segment the caller owns (or has claimed).
+unsafe fn resident_slices(seg: *const Segment) -> usize {
+    match (*seg).kind {
+        SegmentKind::Normal => mask_count(&(*seg).dirty_mask),
+        SegmentKind::Huge if (*seg).memid.kind == MemKind::Arena => {
+            (*seg).memid.block_count * SLICES_PER_SEGMENT
+        }
+        SegmentKind::Huge => (*seg).segment_slices,
+    }
+}
+
 /// Slices `idx..idx+count` are about to be used: they may hold non-zero bytes from now
 /// on. Those not marked yet start to count as committed.
 ///
@@ -384,10 +399,7 @@ unsafe fn purge_deadline(seg: *mut Segment, delay: i64) {
 unsafe fn mark_dirty(seg: *mut Segment, idx: usize, count: usize) {
     if (*seg).kind == SegmentKind::Normal {
         let new = count - mask_count_range(&(*seg).dirty_mask, idx, count);
-        if new > 0 {
-            (*seg).resident_slices += new;
-            STATS_MAIN.committed.increase(new * SEGMENT_SLICE_SIZE);
-        }
+        STATS_MAIN.committed.increase(new * SEGMENT_SLICE_SIZE);
     }
     mask_set(&mut (*seg).dirty_mask, idx, count);
 }
@@ -399,7 +411,6 @@ unsafe fn mark_dirty(seg: *mut Segment, idx: usize, count: usize) {
 unsafe fn clear_dirty(seg: *mut Segment, idx: usize, count: usize) {
     if (*seg).kind == SegmentKind::Normal {
         let gone = mask_count_range(&(*seg).dirty_mask, idx, count);
-        (*seg).resident_slices -= gone;
         STATS_MAIN.committed.decrease(gone * SEGMENT_SLICE_SIZE);
     }
     mask_clear(&mut (*seg).dirty_mask, idx, count);
@@ -668,21 +679,10 @@ unsafe fn segment_alloc(
     } else {
         SLICE_MASK_FULL
     };
-    if (*seg).kind == SegmentKind::Normal {
-        (*seg).resident_slices = mask_count(&(*seg).dirty_mask);
-        // (the header is marked below, by `span_allocate`, which counts it if new)
-    } else {
-        // A huge segment counts all its memory; in an arena whole blocks (so that its
-        // blocks go back with every slice marked, see `arena::free`).
-        (*seg).resident_slices = if memid.kind == MemKind::Arena {
-            memid.block_count * SLICES_PER_SEGMENT
-        } else {
-            (*seg).segment_slices
-        };
-    }
-    // (signed: a normal segment on memory from outside an arena may inherit more than
-    // the new owner marks; never in practice, as such memory is fresh)
-    let delta = (*seg).resident_slices as isize - inherited_slices as isize;
+    // (the header is marked below, by `span_allocate`, which counts it if new; signed: a
+    // normal segment on memory from outside an arena may inherit more than it marks,
+    // never in practice, as such memory is fresh)
+    let delta = resident_slices(seg) as isize - inherited_slices as isize;
     if delta > 0 {
         STATS_MAIN
             .committed
@@ -744,15 +744,10 @@ unsafe fn segment_alloc(
                 SLICES_PER_SEGMENT - info_slices - usable,
             );
             if !mask_is_empty(&left) {
+                (*seg).purge_mask = left;
+                purge_deadline(seg, delay);
                 if delay == 0 {
-                    let mut from = 0;
-                    while let Some((idx, count)) = mask_next_run(&left, from) {
-                        purge_range(seg, idx, count);
-                        from = idx + count;
-                    }
-                } else {
-                    (*seg).purge_mask = left;
-                    purge_deadline(seg, delay);
+                    try_purge(seg, true);
                 }
             }
         }
@@ -796,7 +791,6 @@ unsafe fn segment_free(seg: *mut Segment, _force: bool, tld: *mut Tld) {
     // it purges or reuses it (see `arena::free`); memory that goes back to the OS stops
     // counting now.
     let resident = if (*seg).kind == SegmentKind::Normal {
-        debug_assert_eq!((*seg).resident_slices, mask_count(&(*seg).dirty_mask));
         (*seg).dirty_mask
     } else {
         SLICE_MASK_FULL
@@ -804,7 +798,7 @@ unsafe fn segment_free(seg: *mut Segment, _force: bool, tld: *mut Tld) {
     if memid.kind != MemKind::Arena {
         STATS_MAIN
             .committed
-            .decrease((*seg).resident_slices * SEGMENT_SLICE_SIZE);
+            .decrease(resident_slices(seg) * SEGMENT_SLICE_SIZE);
     }
     arena::free(seg as *mut u8, size, &memid, &resident);
 }
@@ -838,18 +832,14 @@ pub unsafe fn page_alloc(
     let count = page_size / SEGMENT_SLICE_SIZE;
     let mut page = find_and_allocate(count, heap, tld);
     if page.is_null() {
-        match try_reclaim(heap, count, block_size, tld) {
-            // A reclaimed page of this size class has free blocks: the caller's queue
-            // search finds it (large pages have one block and never come back in use).
-            Reclaimed::RightPage if block_size <= MEDIUM_OBJ_SIZE_MAX => {
-                return ptr::null_mut();
-            }
-            // (also without a segment with room: one reclaimed anyway, at its fourth visit,
-            // may have room by now, as blocks freed into it meanwhile emptied pages)
-            Reclaimed::RightPage | Reclaimed::Span | Reclaimed::None => {
-                page = find_and_allocate(count, heap, tld);
-            }
+        // A reclaimed page of this size class has free blocks: the caller's queue search
+        // finds it (large pages have one block and never come back in use).
+        if try_reclaim(heap, count, block_size, tld) && block_size <= MEDIUM_OBJ_SIZE_MAX {
+            return ptr::null_mut();
         }
+        // (whatever the search found: a segment reclaimed anyway, at its fourth visit,
+        // may have room by now, as blocks freed into it meanwhile emptied pages)
+        page = find_and_allocate(count, heap, tld);
         if page.is_null() {
             let seg = segment_alloc(0, 0, heap, tld);
             if seg.is_null() {
@@ -960,9 +950,8 @@ unsafe fn abandoned_mark(seg: *mut Segment) {
 struct Checked {
     /// No live block is left: the segment can be freed (by reclaiming it).
     empty: bool,
-    /// It has room for the page asked for: a free span big enough, or a page of the
-    /// requested block size with a free block.
-    has_page: bool,
+    /// It has a free span big enough for the page asked for.
+    has_span: bool,
     /// It has a page of the requested block size with a free block.
     right_page: bool,
 }
@@ -983,7 +972,7 @@ unsafe fn check_free(
     tld: *mut Tld,
 ) -> Checked {
     debug_assert!((*seg).thread_id.load(Ordering::Relaxed) == 0);
-    let mut has_page = false;
+    let mut has_span = false;
     let mut right_page = false;
     let mut idx = (*seg).segment_info_slices;
     while idx < (*seg).slice_entries {
@@ -998,7 +987,7 @@ unsafe fn check_free(
                     // the reclaim that frees the segment clears it.
                     return Checked {
                         empty: true,
-                        has_page: false,
+                        has_span: false,
                         right_page: false,
                     };
                 }
@@ -1008,26 +997,25 @@ unsafe fn check_free(
                 slice = page_clear(page, tld);
                 idx = slice_index(seg, slice);
                 if slices_needed > 0 && (*slice).slice_count as usize >= slices_needed {
-                    has_page = true;
+                    has_span = true;
                 }
             } else if block_size > 0
                 && (*page).block_size == block_size
                 && (*page).has_any_available()
             {
-                has_page = true;
                 right_page = true;
             }
         } else if (*slice).block_size == 0
             && slices_needed > 0
             && (*slice).slice_count as usize >= slices_needed
         {
-            has_page = true;
+            has_span = true;
         }
         idx += ((*slice).slice_count as usize).max(1);
     }
     Checked {
         empty: (*seg).used == 0,
-        has_page,
+        has_span,
         right_page,
     }
 }
@@ -1240,14 +1228,13 @@ fn reclaim_tries() -> usize {
     tries
 }
 
-/// What a search for memory did with an abandoned segment.
-enum Reclaimed {
-    /// Nothing usable: keep looking.
-    None,
-    /// A page of the requested size with free blocks joined the heap.
-    RightPage,
-    /// The segment, with a span big enough, is ours now.
-    Span,
+/// Put a claimed abandoned segment back, with its due purges done (all with `force`).
+///
+/// # Safety
+/// As `abandoned_mark`, for a segment claimed and not reclaimed by the caller.
+unsafe fn put_back(seg: *mut Segment, force: bool) {
+    try_purge(seg, force);
+    abandoned_mark(seg);
 }
 
 /// When a thread needs a fresh span: look at abandoned segments first, as 2.1.7 does.
@@ -1258,7 +1245,8 @@ enum Reclaimed {
 /// first with either: preferring the partly used page cut `pool`'s peak RSS by 3-10%
 /// and `test-stress`'s by up to 11%, at no cost in time), one seen three times already
 /// is reclaimed anyway (so abandoned segments do not pile up), and the others go back
-/// with their due purges done.
+/// with their due purges done. Returns true if a page of `block_size` blocks with a free
+/// block joined the heap.
 ///
 /// # Safety
 /// `heap` and `tld` must be the caller's initialised heap and thread data.
@@ -1267,24 +1255,20 @@ unsafe fn try_reclaim(
     slices_needed: usize,
     block_size: usize,
     tld: *mut Tld,
-) -> Reclaimed {
+) -> bool {
     if (*heap).no_reclaim {
-        return Reclaimed::None;
+        return false;
     }
     let mut tries = reclaim_tries();
     if tries == 0 {
-        return Reclaimed::None;
+        return false;
     }
     let mut cursor = abandoned_cursor(tld);
     // A segment with only a free span for us, held (claimed) while we look on for one
     // with a partly used page of the size class: reusing such a page leaves the span
     // free (and untouched, if it is clean) and empties abandoned segments sooner.
     let mut candidate: *mut Segment = ptr::null_mut();
-    let take = |seg: *mut Segment| match reclaim(seg, heap, block_size, tld) {
-        (s, _) if s.is_null() => Reclaimed::None,
-        (_, true) => Reclaimed::RightPage,
-        (_, false) => Reclaimed::Span,
-    };
+    let take = |seg: *mut Segment| reclaim(seg, heap, block_size, tld).1;
     while tries > 0 {
         tries -= 1;
         let seg = cursor.claim_next();
@@ -1300,23 +1284,18 @@ unsafe fn try_reclaim(
             debug_assert!(freed.is_null());
         } else if checked.right_page && suitable {
             if !candidate.is_null() {
-                try_purge(candidate, false);
-                abandoned_mark(candidate);
+                put_back(candidate, false);
             }
             return take(seg);
-        } else if checked.has_page && suitable && candidate.is_null() {
+        } else if checked.has_span && suitable && candidate.is_null() {
             candidate = seg;
         } else if (*seg).abandoned_visits > 3 && suitable {
             reclaim(seg, heap, 0, tld);
         } else {
-            try_purge(seg, false);
-            abandoned_mark(seg);
+            put_back(seg, false);
         }
     }
-    if !candidate.is_null() {
-        return take(candidate);
-    }
-    Reclaimed::None
+    !candidate.is_null() && take(candidate)
 }
 
 /// Whether a free into the abandoned segment `seg` may try to take it over (a huge
@@ -1421,8 +1400,7 @@ pub unsafe fn abandoned_collect(heap: *mut Heap, sweep: Sweep, tld: *mut Tld) {
             let (freed, _) = reclaim(seg, heap, 0, tld);
             debug_assert!(freed.is_null());
         } else {
-            try_purge(seg, force);
-            abandoned_mark(seg);
+            put_back(seg, force);
         }
     }
 }
