@@ -56,6 +56,14 @@ fn pattern(p: *const usize, i: usize) -> usize {
     (p as usize).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ i.wrapping_mul(0x1_0000_01B3)
 }
 
+/// A block (see `make_block`) that a thread allocated before it exited: its segment is
+/// abandoned.
+fn block_of_exited_thread(size: usize) -> usize {
+    std::thread::spawn(move || unsafe { make_block(size) as usize })
+        .join()
+        .unwrap()
+}
+
 unsafe fn check_and_free(p: *mut usize) {
     if p.is_null() {
         return;
@@ -263,9 +271,7 @@ fn child_reclaim_on_free() {
         return;
     }
     let enabled = unsafe { mi_option_is_enabled(ABANDONED_RECLAIM_ON_FREE) };
-    let p = std::thread::spawn(|| unsafe { make_block(100) as usize })
-        .join()
-        .unwrap();
+    let p = block_of_exited_thread(100);
     assert_eq!(abandoned(), 1);
     let left = std::thread::spawn(move || unsafe {
         check_and_free(p as *mut usize);
@@ -301,9 +307,7 @@ fn child_reclaim_for_allocation() {
         return;
     }
     let percent = unsafe { mi_option_get(MAX_SEGMENT_RECLAIM) };
-    let p = std::thread::spawn(|| unsafe { make_block(100) as usize })
-        .join()
-        .unwrap();
+    let p = block_of_exited_thread(100);
     assert_eq!(abandoned(), 1);
     let (left, q) = std::thread::spawn(move || unsafe {
         let q = make_block(200);
@@ -336,9 +340,7 @@ fn child_show_arenas() {
     if !in_child("child_show_arenas") {
         return;
     }
-    let p = std::thread::spawn(|| unsafe { make_block(64) as usize })
-        .join()
-        .unwrap();
+    let p = block_of_exited_thread(64);
     unsafe {
         mi_debug_show_arenas(true, true, true);
         check_and_free(p as *mut usize);
@@ -481,9 +483,7 @@ fn child_reclaim_prefers_right_page() {
     }
     let segment_of = |p: usize| p & !(32 * MIB - 1);
     unsafe { mi_option_set(MAX_SEGMENT_RECLAIM, 0) }; // (set-up: no reclaim)
-    let only_span = std::thread::spawn(|| unsafe { make_block(1000) as usize })
-        .join()
-        .unwrap();
+    let only_span = block_of_exited_thread(1000);
     let (page_block, page) = std::thread::spawn(|| unsafe {
         let blocks: Vec<_> = (0..200).map(|_| mi_malloc(64) as usize).collect();
         for &p in &blocks[1..] {
