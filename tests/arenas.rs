@@ -694,3 +694,61 @@ fn debug_show_arenas_prints_through_the_output_function_when_verbose() {
         mi_heap_delete(h);
     }
 }
+
+/// How many of the pages of `len` bytes at `p` are resident (`mincore`).
+unsafe fn resident_pages(p: *const u8, len: usize) -> usize {
+    let page = 4096;
+    let mut vec = vec![0u8; len.div_ceil(page)];
+    let rc = unsafe { libc::mincore(p as *mut c_void, len, vec.as_mut_ptr()) };
+    assert_eq!(rc, 0, "mincore failed");
+    vec.iter().filter(|&&b| b & 1 != 0).count()
+}
+
+#[test]
+fn fresh_arena_blocks_purge_the_blocks_that_wait_for_it() {
+    common::run_child_ok(
+        "child_fresh_blocks_purge_waiting_ones",
+        // 10 s before a freed arena block is purged on its own.
+        &[("MIMALLOC_PURGE_DELAY", "1000")],
+    );
+}
+
+/// A freed block of 20 MiB waits for its delayed purge, resident. When a request of
+/// 40 MiB cannot use it (the next block is taken) and takes fresh blocks instead, the
+/// waiting block is purged at once, so the process does not hold both.
+#[test]
+fn child_fresh_blocks_purge_waiting_ones() {
+    if !common::in_child("child_fresh_blocks_purge_waiting_ones") {
+        return;
+    }
+    unsafe {
+        let small = 20 * MIB;
+        let a = mi_malloc(small) as *mut u8;
+        let guard = mi_malloc(small) as *mut u8;
+        assert!(!a.is_null() && !guard.is_null());
+        // Each huge block has a segment (one arena block) of its own; the guard is in
+        // the block right after `a`'s, so `a`'s block alone cannot take 40 MiB.
+        let a_block = a as usize & !(ARENA_BLOCK - 1);
+        let guard_block = guard as usize & !(ARENA_BLOCK - 1);
+        assert_eq!(guard_block, a_block + ARENA_BLOCK, "unexpected layout");
+        std::ptr::write_bytes(a, 1, small);
+        mi_free(a as *mut c_void);
+        let waiting = resident_pages(a, small);
+        assert!(
+            waiting > small / 4096 / 2,
+            "the freed block was purged at once ({waiting} pages left)"
+        );
+
+        let big = mi_malloc(2 * small) as *mut u8;
+        assert!(!big.is_null());
+        let big_block = big as usize & !(ARENA_BLOCK - 1);
+        assert!(
+            big_block > guard_block,
+            "the 40 MiB block reused the freed one"
+        );
+        let left = resident_pages(a, small);
+        assert!(left < 16, "{left} pages of the freed block still resident");
+        mi_free(big as *mut c_void);
+        mi_free(guard as *mut c_void);
+    }
+}
