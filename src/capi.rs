@@ -1273,6 +1273,23 @@ pub unsafe extern "C" fn mi_heap_try_new(
     px::heap_try_new(heap, size, nothrow) as *mut c_void
 }
 
+// With the C shim, it defines the `new` wrappers (their retry loop may unwind a C++
+// exception, which must not cross Rust frames); Rust code calls them through these.
+#[cfg(feature = "c_shim")]
+#[allow(improper_ctypes)] // `mi_heap_t` is opaque to C: only pointers to it pass
+extern "C" {
+    pub fn mi_new(size: usize) -> *mut c_void;
+    pub fn mi_new_aligned(size: usize, alignment: usize) -> *mut c_void;
+    pub fn mi_new_nothrow(size: usize) -> *mut c_void;
+    pub fn mi_new_aligned_nothrow(size: usize, alignment: usize) -> *mut c_void;
+    pub fn mi_new_n(count: usize, size: usize) -> *mut c_void;
+    pub fn mi_new_realloc(p: *mut c_void, newsize: usize) -> *mut c_void;
+    pub fn mi_new_reallocn(p: *mut c_void, newcount: usize, size: usize) -> *mut c_void;
+    pub fn mi_heap_alloc_new(heap: *mut mi_heap_t, size: usize) -> *mut c_void;
+    pub fn mi_heap_alloc_new_n(heap: *mut mi_heap_t, count: usize, size: usize) -> *mut c_void;
+    pub fn mi_heap_try_new(heap: *mut mi_heap_t, size: usize, nothrow: bool) -> *mut c_void;
+}
+
 /// Called by the C++ shim when `new` fails and no new_handler is installed.
 #[cfg(feature = "c_shim")]
 #[no_mangle]

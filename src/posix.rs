@@ -5,7 +5,6 @@ use crate::alloc;
 use crate::free;
 use crate::heap::Heap;
 use crate::init::get_default_heap;
-use crate::sync::{AtomicPtr, Ordering};
 use crate::types::*;
 use core::ffi::c_void;
 use core::ptr;
@@ -197,30 +196,11 @@ pub unsafe fn wdupenv_s(buf: *mut *mut u16, size: *mut usize, name: *const u16) 
 
 // --- C++ new -------------------------------------------------------------------------------
 
-/// A hook a C++ runtime shim may install: it calls the current `std::new_handler`
-/// (returning true) or, when none is installed, throws `std::bad_alloc` unless
-/// `nothrow` (returning false). Without a shim, the throwing forms abort.
-pub type NewHandlerHook = unsafe extern "C" fn(nothrow: bool) -> bool;
-static NEW_HANDLER_HOOK: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
-
-pub fn set_new_handler_hook(hook: Option<NewHandlerHook>) {
-    // Release: the hook's code/data is ready before others call it.
-    NEW_HANDLER_HOOK.store(
-        hook.map_or(ptr::null_mut(), |f| f as *mut c_void),
-        Ordering::Release,
-    );
-}
-
-/// The failure protocol of `operator new`: returns true to retry.
+/// The failure protocol of `operator new` without a C++ runtime (the C library's shim
+/// replaces the functions that call this with ones that call the `std::new_handler` or
+/// throw `std::bad_alloc`): report, then abort unless `nothrow`. Never retries.
+#[cfg(not(feature = "c_shim"))] // the C shim has these (see capi.rs)
 fn try_new_handler(nothrow: bool) -> bool {
-    // Acquire: pairs with `set_new_handler_hook`.
-    let h = NEW_HANDLER_HOOK.load(Ordering::Acquire);
-    if !h.is_null() {
-        // SAFETY: only `set_new_handler_hook` stores here, with a valid function.
-        let f: NewHandlerHook = unsafe { core::mem::transmute(h) };
-        // SAFETY: the hook's contract.
-        return unsafe { f(nothrow) };
-    }
     crate::mi_error!(ENOMEM, "out of memory in 'new'");
     if !nothrow {
         // SAFETY: abort never returns.
@@ -235,6 +215,7 @@ fn try_new_handler(nothrow: bool) -> bool {
 /// `heap` must be the calling thread's heap.
 #[cold]
 #[inline(never)]
+#[cfg(not(feature = "c_shim"))] // the C shim has these (see capi.rs)
 pub unsafe fn heap_try_new(heap: *mut Heap, size: usize, nothrow: bool) -> *mut u8 {
     loop {
         let p = alloc::heap_malloc_zero(heap, size, false);
@@ -247,6 +228,7 @@ pub unsafe fn heap_try_new(heap: *mut Heap, size: usize, nothrow: bool) -> *mut 
 /// # Safety
 /// `heap` must be the calling thread's heap.
 #[inline]
+#[cfg(not(feature = "c_shim"))] // the C shim has these (see capi.rs)
 pub unsafe fn heap_alloc_new(heap: *mut Heap, size: usize) -> *mut u8 {
     let p = alloc::heap_malloc_zero(heap, size, false);
     if p.is_null() {
@@ -256,11 +238,13 @@ pub unsafe fn heap_alloc_new(heap: *mut Heap, size: usize) -> *mut u8 {
 }
 
 #[inline]
+#[cfg(not(feature = "c_shim"))] // the C shim has these (see capi.rs)
 pub fn new(size: usize) -> *mut u8 {
     // SAFETY: the default heap.
     unsafe { heap_alloc_new(heap(), size) }
 }
 
+#[cfg(not(feature = "c_shim"))] // the C shim has these (see capi.rs)
 pub fn new_nothrow(size: usize) -> *mut u8 {
     let p = alloc::malloc(size);
     if p.is_null() {
@@ -270,6 +254,7 @@ pub fn new_nothrow(size: usize) -> *mut u8 {
     p
 }
 
+#[cfg(not(feature = "c_shim"))] // the C shim has these (see capi.rs)
 pub fn new_aligned(size: usize, alignment: usize) -> *mut u8 {
     loop {
         let p = malloc_aligned(size, alignment);
@@ -279,6 +264,7 @@ pub fn new_aligned(size: usize, alignment: usize) -> *mut u8 {
     }
 }
 
+#[cfg(not(feature = "c_shim"))] // the C shim has these (see capi.rs)
 pub fn new_aligned_nothrow(size: usize, alignment: usize) -> *mut u8 {
     loop {
         let p = malloc_aligned(size, alignment);
@@ -290,6 +276,7 @@ pub fn new_aligned_nothrow(size: usize, alignment: usize) -> *mut u8 {
 
 /// # Safety
 /// `heap` must be the calling thread's heap.
+#[cfg(not(feature = "c_shim"))] // the C shim has these (see capi.rs)
 pub unsafe fn heap_alloc_new_n(heap: *mut Heap, count: usize, size: usize) -> *mut u8 {
     match mul_overflow(count, size) {
         Some(total) => heap_alloc_new(heap, total),
@@ -300,6 +287,7 @@ pub unsafe fn heap_alloc_new_n(heap: *mut Heap, count: usize, size: usize) -> *m
     }
 }
 
+#[cfg(not(feature = "c_shim"))] // the C shim has these (see capi.rs)
 pub fn new_n(count: usize, size: usize) -> *mut u8 {
     // SAFETY: the default heap.
     unsafe { heap_alloc_new_n(heap(), count, size) }
@@ -307,6 +295,7 @@ pub fn new_n(count: usize, size: usize) -> *mut u8 {
 
 /// # Safety
 /// `p` must be null or a live block.
+#[cfg(not(feature = "c_shim"))] // the C shim has these (see capi.rs)
 pub unsafe fn new_realloc(p: *mut u8, newsize: usize) -> *mut u8 {
     loop {
         let q = alloc::heap_realloc_zero(heap(), p, newsize, false);
@@ -318,6 +307,7 @@ pub unsafe fn new_realloc(p: *mut u8, newsize: usize) -> *mut u8 {
 
 /// # Safety
 /// `p` must be null or a live block.
+#[cfg(not(feature = "c_shim"))] // the C shim has these (see capi.rs)
 pub unsafe fn new_reallocn(p: *mut u8, count: usize, size: usize) -> *mut u8 {
     match mul_overflow(count, size) {
         Some(total) => new_realloc(p, total),

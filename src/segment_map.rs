@@ -338,6 +338,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        feature = "override",
+        ignore = "with malloc overridden the test process's own abandoned segments are in the map"
+    )]
     fn mark_claim_and_search() {
         let _g = SERIAL.lock().unwrap();
         // Chunks in different level-0, level-1 and level-2 words, and at the edges.
@@ -376,6 +380,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        feature = "override",
+        ignore = "with malloc overridden the test process's own abandoned segments are in the map"
+    )]
     fn stale_summaries_are_tidied() {
         let _g = SERIAL.lock().unwrap();
         let (c, later) = (3 * 4096 + 7, 9 * 4096);
@@ -402,6 +410,10 @@ mod tests {
     /// Threads mark and claim the same chunks at once: every mark is claimed exactly
     /// once (the bit is the only claim token), whoever claims it.
     #[test]
+    #[cfg_attr(
+        feature = "override",
+        ignore = "with malloc overridden the test process's own abandoned segments are in the map"
+    )]
     fn concurrent_marks_and_claims_hand_out_each_segment_once() {
         use std::sync::atomic::AtomicUsize as StdAtomic;
         let _g = SERIAL.lock().unwrap();
