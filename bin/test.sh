@@ -1,9 +1,11 @@
 #!/bin/sh
 # test.sh -- the whole test suite: the README's test command (and what CI runs).
 #
-#   1. cargo test: the unit and integration tests of the Rust core, in the release and the
-#      secure (level 4) configuration; then cargo clippy (warnings are errors) on the
-#      core in several configurations, when clippy is installed;
+#   1. cargo test: the unit, integration and doc tests of the workspace, then of the core
+#      in the secure (level 4) configuration; bin/test-crate.sh (cargo doc, cargo
+#      package, a Rust program built on the packaged crate with CC=false); then cargo
+#      clippy (warnings are errors) on the core in several configurations, when clippy is
+#      installed;
 #   2. for each build variant: configure and build with CMake in out/test/<variant>,
 #      then ctest (the C/C++ tests against the shared library, the static library and
 #      mimalloc.o, the exported symbols, an install into a temporary prefix with the
@@ -28,14 +30,18 @@ variants=${MI_TEST_VARIANTS:-release debug secure secure-debug secure1 secure3 a
 export CARGO_BUILD_JOBS="$jobs"
 
 if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
-  echo "==> cargo test"
-  # only the core crate: the workspace would unify in mimalloc-c's features (c_shim)
-  cargo test -p mimalloc-rs --features capi --locked
+  echo "==> cargo test --workspace"
+  # the whole workspace: the core's tests with mimalloc-c's features unified in (c_shim:
+  # the C++ `new` wrappers come from the C shim), the Rust API's collection tests and
+  # doctests, the examples
+  cargo test --workspace --features mimalloc-rs/capi,mimalloc-rs/allocator-api2 --locked
   echo "==> cargo test (secure)"
   cargo test -p mimalloc-rs --features capi,secure --locked
+  echo "==> the crate as a Rust user gets it (docs, package, a program built with CC=false)"
+  bin/test-crate.sh
   if cargo clippy --version >/dev/null 2>&1; then
     # lints as errors (e.g. a safe function dereferencing a raw pointer argument)
-    for features in capi capi,secure capi,debug_full,track_valgrind capi,override,track_asan; do
+    for features in capi,allocator-api2 capi,secure capi,debug_full,track_valgrind capi,override,track_asan; do
       echo "==> cargo clippy --features $features"
       cargo clippy -p mimalloc-rs --features "$features" --tests --locked -- -D warnings
     done

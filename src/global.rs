@@ -3,7 +3,22 @@
 use crate::types::*;
 use core::alloc::{GlobalAlloc, Layout};
 
-/// mimalloc as a Rust global allocator (no C compiler involved).
+/// mimalloc as the Rust global allocator: every `Box`, `Vec`, `String`, ... of the
+/// program comes from the calling thread's default heap.
+///
+/// ```
+/// use mimalloc::MiMalloc;
+///
+/// #[global_allocator]
+/// static GLOBAL: MiMalloc = MiMalloc;
+///
+/// fn main() {
+///     let s = String::from("allocated by mimalloc");
+///     // SAFETY: `s`'s buffer is a live block of the global allocator.
+///     assert!(unsafe { mimalloc::usable_size(s.as_ptr()) } >= s.len());
+/// }
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
 pub struct MiMalloc;
 
 // SAFETY: every method returns blocks of at least `layout.size()` bytes aligned to

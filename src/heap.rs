@@ -338,14 +338,26 @@ pub enum Collect {
     Abandon,
 }
 
-/// Visit every page of every queue; the visitor may unlink the page it is given. Stops
-/// once `page_count` pages were seen (a short-lived thread has a few pages in a few of
-/// the 75 queues).
-unsafe fn for_each_page(
+/// Visit every page of every queue; the visitor may unlink the page it is given (but
+/// must not add pages). Stops once `page_count` pages were seen (a short-lived thread
+/// has a few pages in a few of the 75 queues).
+unsafe fn for_each_page(heap: *mut Heap, f: impl FnMut(*mut PageQueue, *mut Page) -> bool) -> bool {
+    for_each_page_in(heap, true, f)
+}
+
+/// As `for_each_page`, but `stop_at_count == false` scans every queue: for visitors that
+/// run the program's code, which may allocate from this heap and so add pages (a count
+/// taken at the start could then end the walk before pages that were there all along).
+unsafe fn for_each_page_in(
     heap: *mut Heap,
+    stop_at_count: bool,
     mut f: impl FnMut(*mut PageQueue, *mut Page) -> bool,
 ) -> bool {
-    let mut left = (*heap).page_count;
+    let mut left = if stop_at_count {
+        (*heap).page_count
+    } else {
+        usize::MAX
+    };
     let queues = (*heap).pages.as_mut_ptr();
     let mut b = 0;
     while left > 0 && b <= BIN_FULL {
@@ -637,15 +649,22 @@ pub unsafe fn check_owned(heap: *mut Heap, p: *const u8) -> bool {
 
 // --- heap walking ----------------------------------------------------------------------------
 
-/// One page of a heap as seen by a heap walk (`mi_heap_area_t`).
+/// One area of a heap as a heap walk sees it: a page of blocks of one size
+/// (`mi_heap_area_t`; public as [`HeapArea`](crate::HeapArea)).
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct Area {
+    /// Start of the area's blocks.
     pub blocks: *mut u8,
+    /// Bytes reserved for blocks.
     pub reserved: usize,
+    /// Bytes committed for blocks.
     pub committed: usize,
     /// Number of live blocks.
     pub used: usize,
-    /// Usable block size (without padding).
+    /// Usable size of each block (without padding).
     pub block_size: usize,
+    /// Size of each block including padding and metadata.
     pub full_block_size: usize,
 }
 
@@ -665,7 +684,7 @@ pub unsafe fn visit_blocks(
     }
     // Blocks other threads freed may sit on the heap's delayed list: free them first.
     delayed_free_all(heap);
-    for_each_page(heap, |_, page| {
+    for_each_page_in(heap, false, |_, page| {
         page::free_collect(page, true);
         let bsize = (*page).block_size;
         let area = Area {

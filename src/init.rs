@@ -141,12 +141,6 @@ pub fn is_main_thread() -> bool {
     tid == 0 || tid == thread_id()
 }
 
-/// Number of threads with a heap.
-pub fn thread_count() -> usize {
-    // Relaxed: a heuristic for eager commit.
-    THREAD_COUNT.load(Ordering::Relaxed)
-}
-
 // --- process -------------------------------------------------------------------------------
 
 /// Set up the static main heap on first use (from whichever thread calls first).

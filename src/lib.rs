@@ -1,10 +1,72 @@
-//! mimalloc 2.1, re-implemented in Rust.
+//! mimalloc 2.1, re-implemented in Rust: a fast general-purpose allocator, usable as
+//! Rust's global allocator, as first-class heaps that collections allocate from, and
+//! (built by the project's CMake) as a drop-in for the C library `libmimalloc`. No C
+//! compiler is involved in a Rust build.
 //!
-//! The allocator follows the design of Microsoft's mimalloc 2.1.7 (see
-//! `../shared/spec/internals.md`): thread-local heaps with a direct page table for small
-//! sizes, pages of one block size with sharded free lists, 32 MiB segments divided into
-//! 64 KiB slices, arenas of OS memory, cross-thread frees with one CAS, abandonment and
-//! reclaim of the segments of dead threads, and delayed purging of unused memory.
+//! # As the global allocator
+//!
+//! ```
+//! use mimalloc::MiMalloc;
+//!
+//! #[global_allocator]
+//! static GLOBAL: MiMalloc = MiMalloc;
+//!
+//! fn main() {
+//!     let v: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+//!     assert_eq!(v[42], "42");
+//! }
+//! ```
+//!
+//! # A heap per task
+//!
+//! A [`Heap`] is a set of pages of its own. Allocate a task's data in one and drop it
+//! (or [`destroy`](Heap::destroy) it, freeing everything at once) when the task is done.
+//! With the crate feature `allocator-api2`, `&Heap` is the allocator of
+//! allocator-api2's `Vec` and `Box` and of hashbrown's maps, on stable Rust (with
+//! `nightly`, also of the standard library's collections that take an allocator):
+//!
+//! ```
+//! # #[cfg(feature = "allocator-api2")] {
+//! use allocator_api2::vec::Vec;
+//!
+//! let heap = mimalloc::Heap::new();
+//! let mut words = Vec::new_in(&heap);
+//! words.extend(["a", "request", "of", "many", "small", "objects"]);
+//! let mut index = hashbrown::HashMap::new_in(&heap);
+//! for (i, w) in words.iter().enumerate() {
+//!     index.insert(*w, i);
+//! }
+//! assert_eq!(index["many"], 3);
+//! drop((index, words));
+//! heap.destroy();
+//! # }
+//! ```
+//!
+//! # Statistics and options
+//!
+//! ```
+//! use mimalloc::options::{self, Opt};
+//!
+//! options::set(Opt::PurgeDelay, 100); // return unused memory after 100 ms
+//! let data = vec![0u8; 8 << 20];
+//! let stats = mimalloc::Stats::read();
+//! println!("{} bytes committed, peak RSS {} bytes",
+//!          stats.committed.current, stats.process.peak_rss);
+//! drop(data);
+//! mimalloc::collect(true);
+//! ```
+//!
+//! Arenas ([`reserve_os_memory`], [`manage_os_memory`], [`Heap::new_in_arena`]) keep a
+//! heap's memory in a range of its own. The `MIMALLOC_*` environment variables work as
+//! for the C library (`doc/options.md`).
+//!
+//! # Inside
+//!
+//! The allocator follows the design of Microsoft's mimalloc 2.1.7: thread-local heaps
+//! with a direct page table for small sizes, pages of one block size with sharded free
+//! lists, 32 MiB segments divided into 64 KiB slices, arenas of OS memory, cross-thread
+//! frees with one CAS, abandonment and reclaim of the segments of dead threads, and
+//! delayed purging of unused memory (`doc/design.md`).
 //!
 //! Layers, each using only those below it:
 //!
@@ -18,46 +80,73 @@
 //!  page, page_queue      pages of blocks, free lists, queues per size class
 //!  heap, init            heaps, thread-local data, process and thread start-up
 //!  alloc, free, aligned  the allocation API
-//!  posix, global         POSIX-named wrappers, the Rust `GlobalAlloc`
+//!  posix, global, api,   POSIX-named wrappers, the Rust `GlobalAlloc`, the Rust API
+//!  allocator_api         (`Heap`, arenas, statistics) and its `Allocator` traits
 //!  capi, overrides       the C ABI (feature `capi`) and the standard names (`override`)
 //! ```
+//!
+//! Only [`options`] and the items at the crate root are public; the C ABI is built by
+//! the project's CMake into `libmimalloc` (see the README).
 #![cfg_attr(not(test), no_std)]
 #![allow(clippy::missing_safety_doc)] // every unsafe fn has a `# Safety` section; clippy misses some forms
 #![allow(clippy::new_without_default)]
 // Build modes are constants (`DEBUG > 0`, `SECURE >= 4`, ...) that fold away; in a given
 // configuration such comparisons are trivially true or false by design.
 #![allow(clippy::absurd_extreme_comparisons)]
+// Much of the core serves only the C API (strdup, realpath, arena display, ...): without
+// the `capi` feature those functions are compiled out as unused, which is expected.
+#![cfg_attr(not(feature = "capi"), allow(dead_code))]
+#![cfg_attr(feature = "nightly", feature(allocator_api))]
+#![deny(missing_docs)]
 
-pub mod aligned;
-pub mod alloc;
-pub mod arena;
-pub mod bitmap;
-pub mod free;
-pub mod global;
-pub mod heap;
-pub mod init;
+pub(crate) mod aligned;
+pub(crate) mod alloc;
+#[cfg(any(feature = "allocator-api2", feature = "nightly"))]
+mod allocator_api;
+mod api;
+pub(crate) mod arena;
+pub(crate) mod bitmap;
+pub(crate) mod free;
+mod global;
+pub(crate) mod heap;
+pub(crate) mod init;
 pub mod options;
-pub mod os;
-pub mod output;
-pub mod page;
-pub mod page_queue;
-pub mod posix;
-pub mod prim;
-pub mod random;
-pub mod segment;
-pub mod segment_map;
-pub mod stats;
-pub mod sync;
-pub mod track;
-pub mod types;
+pub(crate) mod os;
+pub(crate) mod output;
+pub(crate) mod page;
+pub(crate) mod page_queue;
+pub(crate) mod posix;
+pub(crate) mod prim;
+pub(crate) mod random;
+pub(crate) mod segment;
+pub(crate) mod segment_map;
+pub(crate) mod stats;
+pub(crate) mod sync;
+pub(crate) mod track;
+pub(crate) mod types;
 
+/// The C ABI of `mimalloc.h` (`#[no_mangle] extern "C"` functions). Not part of the Rust
+/// API: it is public only for the C library crate and the tests.
 #[cfg(feature = "capi")]
+#[doc(hidden)]
 pub mod capi;
 #[cfg(feature = "override")]
-pub mod overrides;
+pub(crate) mod overrides;
 
+pub use api::{
+    collect, free, good_size, manage_os_memory, reserve_os_memory, usable_size, AllocError,
+    ArenaId, Block, Counter, Heap, HeapArea, ProcessInfo, Stats,
+};
 pub use global::MiMalloc;
 
+/// Internals the tests and the C library crate reach. Not part of the Rust API.
+#[doc(hidden)]
+pub mod __internal {
+    pub use crate::segment::{abandoned_count, ptr_segment};
+    pub use crate::segment_map::is_marked_abandoned;
+}
+
+#[doc(hidden)]
 /// Write a one-line panic message to fd 2 without allocating and abort. Used by the
 /// C library's `#[panic_handler]`; a panic in the allocator is always a bug.
 pub fn abort_on_panic(info: &core::panic::PanicInfo) -> ! {

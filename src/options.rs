@@ -1,6 +1,15 @@
-//! The option table (`mi_option_t`): defaults, `MIMALLOC_<NAME>` environment variables
-//! and their parsing.
+//! The allocator's options: [`Opt`], read from `MIMALLOC_<NAME>` environment variables
+//! or set from the program with [`set`].
 //!
+//! ```
+//! use mimalloc::options::{self, Opt};
+//!
+//! if options::get(Opt::PurgeDelay) < 100 {
+//!     options::set(Opt::PurgeDelay, 100);
+//! }
+//! ```
+//!
+//! (Inside: the option table with defaults, and the parsing of the environment.)
 //! Every option has a value and a state in static atomics. An option is read from the
 //! environment on its first `get` and once more by `options_init` (the library
 //! constructor). The environment is scanned through `environ` directly, never `getenv`,
@@ -13,47 +22,96 @@ use core::ffi::{c_char, c_long};
 use crate::output;
 use crate::sync::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 
-/// `mi_option_t`, with the same numbering.
+/// The options of `mimalloc.h` (`mi_option_t`, with the same numbering). Each is
+/// read once from the environment variable `MIMALLOC_<NAME>` (for example
+/// `MIMALLOC_PURGE_DELAY=100`) unless set from the program first; see
+/// `doc/options.md` for what each does.
+///
+/// ```
+/// use mimalloc::options::{self, Opt};
+///
+/// options::set(Opt::PurgeDelay, 50);
+/// assert_eq!(options::get(Opt::PurgeDelay), 50);
+/// assert_eq!(Opt::PurgeDelay.name(), "purge_delay");
+/// ```
 #[repr(i32)]
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[non_exhaustive]
 pub enum Opt {
+    /// Print error messages (`MIMALLOC_SHOW_ERRORS`; on in debug builds).
     ShowErrors = 0,
+    /// Print statistics at process exit (`MIMALLOC_SHOW_STATS`).
     ShowStats,
+    /// Print verbose messages (`MIMALLOC_VERBOSE`; 2: also trace messages).
     Verbose,
+    /// Commit segments eagerly (`MIMALLOC_EAGER_COMMIT`, default 1).
     EagerCommit,
+    /// Commit arenas eagerly: 0 never, 1 always, 2 when the OS overcommits (default).
     ArenaEagerCommit,
+    /// Purge by decommitting (`MADV_DONTNEED`, default 1) rather than resetting (`MADV_FREE`).
     PurgeDecommits,
+    /// Use large (2 MiB) OS pages where possible (default 0).
     AllowLargeOsPages,
+    /// Reserve this many 1 GiB huge pages at start-up, spread over the NUMA nodes.
     ReserveHugeOsPages,
+    /// Reserve the huge pages on this NUMA node only (default -1: spread).
     ReserveHugeOsPagesAt,
+    /// Reserve this much OS memory at start-up (KiB; `get_size` gives bytes).
     ReserveOsMemory,
+    /// No effect (kept for the numbering).
     DeprecatedSegmentCache,
+    /// No effect (kept for the numbering).
     DeprecatedPageReset,
+    /// Purge the free memory of an exiting thread's segments at once (default 0).
     AbandonedPagePurge,
+    /// No effect (kept for the numbering).
     DeprecatedSegmentReset,
+    /// Number of a thread's first segments committed lazily (default 1).
     EagerCommitDelay,
+    /// Milliseconds before freed memory is purged (default 10; 0 at once, -1 never).
     PurgeDelay,
+    /// Number of NUMA nodes to assume (0: ask the OS).
     UseNumaNodes,
+    /// Never map OS memory beyond the arenas (default 0).
     DisallowOsAlloc,
+    /// The tag of mappings on macOS (no effect on Linux).
     OsTag,
+    /// Print at most this many error messages (default 32).
     MaxErrors,
+    /// Print at most this many warnings (default 32).
     MaxWarnings,
+    /// Percentage of abandoned segments a thread visits when it needs memory (default 10).
     MaxSegmentReclaim,
+    /// Release all memory at process exit, even with live blocks (default 0).
     DestroyOnExit,
+    /// Size of each arena reserved on demand (KiB; default 1 GiB).
     ArenaReserve,
+    /// Freed arena memory is purged after `PurgeDelay` times this (default 10).
     ArenaPurgeMult,
+    /// Milliseconds each further free pushes a pending purge back (default 1).
     PurgeExtendDelay,
+    /// A free into an abandoned segment takes the segment over (default 1).
     AbandonedReclaimOnFree,
+    /// Never allocate from arenas (default 0).
     DisallowArenaAlloc,
+    /// Milliseconds to wait and retry when the OS is out of memory (default 400; Windows only).
     RetryOnOom,
 }
 
 /// `_mi_option_last`.
-pub const OPTION_LAST: i32 = 29;
+pub(crate) const OPTION_LAST: i32 = 29;
 const OPTION_COUNT: usize = OPTION_LAST as usize;
 
 impl Opt {
     /// All options in numeric order.
+    ///
+    /// ```
+    /// use mimalloc::options::{self, Opt};
+    ///
+    /// for o in Opt::ALL {
+    ///     println!("MIMALLOC_{} = {}", o.name().to_uppercase(), options::get(o));
+    /// }
+    /// ```
     pub const ALL: [Opt; OPTION_COUNT] = [
         Opt::ShowErrors,
         Opt::ShowStats,
@@ -87,19 +145,23 @@ impl Opt {
     ];
 
     /// The option with C value `i`, if it is one.
-    pub fn from_i32(i: i32) -> Option<Opt> {
+    pub(crate) fn from_i32(i: i32) -> Option<Opt> {
         usize::try_from(i)
             .ok()
             .and_then(|i| Opt::ALL.get(i).copied())
     }
 
     /// The name used in the environment variable (lower case, without `mimalloc_`).
+    ///
+    /// ```
+    /// assert_eq!(mimalloc::options::Opt::ShowStats.name(), "show_stats");
+    /// ```
     pub fn name(self) -> &'static str {
         DESCRIPTIONS[self as usize].name
     }
 
     /// Size options are stored in KiB so that `long` does not overflow.
-    pub fn has_size_in_kib(self) -> bool {
+    pub(crate) fn has_size_in_kib(self) -> bool {
         matches!(self, Opt::ReserveOsMemory | Opt::ArenaReserve)
     }
 }
@@ -196,7 +258,14 @@ const fn default_values() -> [AtomicI64; OPTION_COUNT] {
 // mimalloc documents concurrent initialisation races as benign (a racing reader sees the
 // default or the environment's value, both valid). Hence Relaxed throughout.
 
-/// `mi_option_get`: the current value, reading the environment on first use.
+/// The current value of `o`, read from the environment on first use
+/// (`mi_option_get`).
+///
+/// ```
+/// use mimalloc::options::{self, Opt};
+///
+/// assert!(options::get(Opt::MaxErrors) >= 0);
+/// ```
 #[inline]
 pub fn get(o: Opt) -> i64 {
     let i = o as usize;
@@ -208,14 +277,21 @@ pub fn get(o: Opt) -> i64 {
     VALUES[i].load(Ordering::Relaxed)
 }
 
-/// `mi_option_is_enabled`.
+/// Whether `o` is not zero (`mi_option_is_enabled`).
+///
+/// ```
+/// use mimalloc::options::{self, Opt};
+///
+/// options::set_enabled(Opt::ShowErrors, true);
+/// assert!(options::is_enabled(Opt::ShowErrors));
+/// ```
 #[inline]
 pub fn is_enabled(o: Opt) -> bool {
     get(o) != 0
 }
 
 /// `mi_option_get_clamp`.
-pub fn get_clamp(o: Opt, min: i64, max: i64) -> i64 {
+pub(crate) fn get_clamp(o: Opt, min: i64, max: i64) -> i64 {
     let x = get(o);
     if x < min {
         min
@@ -226,7 +302,16 @@ pub fn get_clamp(o: Opt, min: i64, max: i64) -> i64 {
     }
 }
 
-/// `mi_option_get_size`: KiB options in bytes; other options as they are. Negative → 0.
+/// The value of `o` as a size: the options kept in KiB (`ReserveOsMemory`,
+/// `ArenaReserve`) in bytes, others as they are; negative values as 0
+/// (`mi_option_get_size`).
+///
+/// ```
+/// use mimalloc::options::{self, Opt};
+///
+/// options::set(Opt::ArenaReserve, 256 * 1024); // KiB
+/// assert_eq!(options::get_size(Opt::ArenaReserve), 256 << 20);
+/// ```
 pub fn get_size(o: Opt) -> usize {
     let x = get(o).max(0) as u64;
     let bytes = if o.has_size_in_kib() {
@@ -237,7 +322,16 @@ pub fn get_size(o: Opt) -> usize {
     usize::try_from(bytes).unwrap_or(usize::MAX)
 }
 
-/// `mi_option_set`: the value wins over the environment from now on.
+/// Set `o` to `v`; the value wins over the environment from now on
+/// (`mi_option_set`). Most options are read when memory is first mapped or purged,
+/// so set them early, before the first allocations they should affect.
+///
+/// ```
+/// use mimalloc::options::{self, Opt};
+///
+/// options::set(Opt::PurgeDelay, 100); // purge unused memory after 100 ms
+/// assert_eq!(options::get(Opt::PurgeDelay), 100);
+/// ```
 pub fn set(o: Opt, v: i64) {
     let i = o as usize;
     // Relaxed: see above.
@@ -245,7 +339,16 @@ pub fn set(o: Opt, v: i64) {
     STATES[i].store(INITIALIZED, Ordering::Relaxed);
 }
 
-/// `mi_option_set_default`: only if neither set nor found in the environment.
+/// Set `o` to `v` unless it was set already or is given in the environment
+/// (`mi_option_set_default`).
+///
+/// ```
+/// use mimalloc::options::{self, Opt};
+///
+/// options::set(Opt::MaxWarnings, 5);
+/// options::set_default(Opt::MaxWarnings, 7); // too late: it was set
+/// assert_eq!(options::get(Opt::MaxWarnings), 5);
+/// ```
 pub fn set_default(o: Opt, v: i64) {
     let i = o as usize;
     // Relaxed: see above.
@@ -254,10 +357,26 @@ pub fn set_default(o: Opt, v: i64) {
     }
 }
 
+/// Set `o` to 1 or 0 (`mi_option_set_enabled`).
+///
+/// ```
+/// use mimalloc::options::{self, Opt};
+///
+/// options::set_enabled(Opt::Verbose, false);
+/// assert!(!options::is_enabled(Opt::Verbose));
+/// ```
 pub fn set_enabled(o: Opt, b: bool) {
     set(o, b as i64);
 }
 
+/// Set `o` to 1 or 0 unless it was set already or is given in the environment
+/// (`mi_option_set_enabled_default`).
+///
+/// ```
+/// use mimalloc::options::{self, Opt};
+///
+/// options::set_enabled_default(Opt::AbandonedReclaimOnFree, true);
+/// ```
 pub fn set_enabled_default(o: Opt, b: bool) {
     set_default(o, b as i64);
 }
@@ -269,12 +388,12 @@ pub fn set_enabled_default(o: Opt, b: bool) {
 /// True until the library constructor ran (and again from process exit on).
 static PRELOADING: AtomicBool = AtomicBool::new(true);
 
-pub fn is_preloading() -> bool {
+pub(crate) fn is_preloading() -> bool {
     // Relaxed: a hint for how careful to be; set at start-up and exit only.
     PRELOADING.load(Ordering::Relaxed)
 }
 
-pub fn set_preloading(b: bool) {
+pub(crate) fn set_preloading(b: bool) {
     // Relaxed: see `is_preloading`.
     PRELOADING.store(b, Ordering::Relaxed);
 }
@@ -282,7 +401,7 @@ pub fn set_preloading(b: bool) {
 /// `_mi_options_init`, from the library constructor: ends preloading, starts writing
 /// messages to stderr (flushing the early buffer), reads every option (listing them when
 /// `verbose`) and loads the error/warning limits.
-pub fn options_init() {
+pub(crate) fn options_init() {
     set_preloading(false);
     output::add_stderr_output();
     for o in Opt::ALL {

@@ -85,12 +85,6 @@ pub fn good_alloc_size(size: usize) -> usize {
     align_up(size, align)
 }
 
-/// Map `size` bytes aligned to `alignment` (a power of two), committed.
-/// Returns null and sets errno to ENOMEM on failure.
-pub fn alloc_aligned(size: usize, alignment: usize) -> (*mut u8, MemId) {
-    alloc_aligned_at_ex(size, alignment, 0, true)
-}
-
 /// Map `size` bytes such that `p + offset` is aligned to `alignment`, committed.
 pub fn alloc_aligned_at(size: usize, alignment: usize, offset: usize) -> (*mut u8, MemId) {
     alloc_aligned_at_ex(size, alignment, offset, true)

@@ -53,14 +53,6 @@ impl<const N: usize> StackBuf<N> {
         N - 1
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     pub fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
@@ -72,12 +64,6 @@ impl<const N: usize> StackBuf<N> {
 
     pub fn clear(&mut self) {
         self.len = 0;
-    }
-
-    /// The contents as a NUL-terminated C string, valid until the next mutation.
-    pub fn as_c_str(&mut self) -> *const c_char {
-        self.buf[self.len] = 0;
-        self.buf.as_ptr() as *const c_char
     }
 }
 
@@ -242,11 +228,6 @@ fn call_output(f: OutputFun, arg: *mut c_void, bytes: &[u8]) {
     }
 }
 
-/// `_mi_fputs`: `out = None` means the default output (guarded against re-entrance).
-pub fn output(out: Option<OutputFun>, arg: *mut c_void, s: &str) {
-    output_bytes(out, arg, s.as_bytes());
-}
-
 /// As [`output`], for byte strings (statistics lines are cut at 255 bytes).
 pub fn output_bytes(out: Option<OutputFun>, arg: *mut c_void, bytes: &[u8]) {
     if bytes.is_empty() {
@@ -356,25 +337,12 @@ fn emit(prefix: &str, tag_thread: bool, args: fmt::Arguments, add_newline: bool)
     write_default(line.as_bytes());
 }
 
-/// Plain text to the default output: no prefix, no added newline (`_mi_fprintf(NULL,..)`).
-pub fn message(args: fmt::Arguments) {
-    emit("", false, args, false);
-}
-
 /// `_mi_verbose_message`: shown when the `verbose` option is at least 1.
 pub fn verbose(args: fmt::Arguments) {
     if !options::is_enabled(Opt::Verbose) {
         return;
     }
     emit("mimalloc: ", false, args, true);
-}
-
-/// `_mi_trace_message`: shown when `verbose` is at least 2.
-pub fn trace(args: fmt::Arguments) {
-    if options::get(Opt::Verbose) <= 1 {
-        return;
-    }
-    emit("mimalloc: ", true, args, true);
 }
 
 /// Message limits; until `options_init` loads `max_errors`/`max_warnings` they are 16.
@@ -482,30 +450,6 @@ pub fn deferred_free_hook() -> Option<(DeferredFreeFun, *mut c_void)> {
 // C-style number formatting for messages.
 // ---------------------------------------------------------------------------------------
 
-/// Formats an address as mimalloc's `%p`: `0x` and upper-case hex digits, zero-padded
-/// to 8, 12 or 16 digits by magnitude (e.g. `0x020000020040`). Build with [`ptr`].
-#[derive(Clone, Copy)]
-pub struct Ptr(pub usize);
-
-/// [`Ptr`] of any pointer, for `mi_error!(.., "{}", output::ptr(p))`.
-pub fn ptr<T: ?Sized>(p: *const T) -> Ptr {
-    Ptr(p as *const () as usize)
-}
-
-impl fmt::Display for Ptr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let x = self.0 as u64;
-        let digits = if x <= u32::MAX as u64 {
-            8
-        } else if (x >> 16) <= u32::MAX as u64 {
-            12
-        } else {
-            16
-        };
-        write!(f, "0x{:0digits$X}", x)
-    }
-}
-
 /// Formats a number as mimalloc's `%x`: upper-case hex, at least two digits.
 #[derive(Clone, Copy)]
 pub struct Hex(pub usize);
@@ -518,24 +462,21 @@ impl fmt::Display for Hex {
 
 /// `mimalloc: <text>` when `verbose` ≥ 1.
 #[macro_export]
+#[doc(hidden)]
 macro_rules! mi_verbose {
     ($($arg:tt)+) => { $crate::output::verbose(format_args!($($arg)+)) };
 }
 
-/// `mimalloc: [thread 0x..: ]<text>` when `verbose` ≥ 2.
-#[macro_export]
-macro_rules! mi_trace {
-    ($($arg:tt)+) => { $crate::output::trace(format_args!($($arg)+)) };
-}
-
 /// `mimalloc: warning: [thread 0x..: ]<text>` (with `show_errors` or `verbose`).
 #[macro_export]
+#[doc(hidden)]
 macro_rules! mi_warning {
     ($($arg:tt)+) => { $crate::output::warning(format_args!($($arg)+)) };
 }
 
 /// `mi_error!(errno, "...")`: print and call the error handler.
 #[macro_export]
+#[doc(hidden)]
 macro_rules! mi_error {
     ($err:expr, $($arg:tt)+) => { $crate::output::error($err, format_args!($($arg)+)) };
 }
@@ -557,11 +498,9 @@ mod tests {
         assert_eq!(b.as_str(), "abcd€");
         write!(b, "xyz").unwrap();
         assert_eq!(b.as_str(), "abcd€");
-        let c = b.as_c_str();
-        // SAFETY: `as_c_str` terminates the buffer.
-        assert_eq!(unsafe { CStr::from_ptr(c) }.to_bytes(), "abcd€".as_bytes());
+        assert_eq!(b.as_bytes(), "abcd€".as_bytes());
         b.clear();
-        assert!(b.is_empty());
+        assert!(b.as_bytes().is_empty());
         write!(b, "{:>5}", 42).unwrap();
         assert_eq!(b.as_str(), "   42");
     }
@@ -586,7 +525,7 @@ mod tests {
             PIECES.lock().unwrap().push(n);
         }
         let long = "x".repeat(1200);
-        output(Some(count), ptr::null_mut(), &long);
+        output_bytes(Some(count), ptr::null_mut(), long.as_bytes());
         assert_eq!(*PIECES.lock().unwrap(), [511, 511, 178]);
     }
 
@@ -603,14 +542,7 @@ mod tests {
     }
 
     #[test]
-    fn c_style_numbers() {
-        assert_eq!(std::format!("{}", Ptr(0x200_0002_0040)), "0x020000020040");
-        assert_eq!(std::format!("{}", Ptr(0x1234)), "0x00001234");
-        assert_eq!(
-            std::format!("{}", Ptr(0x7f12_3456_7890_abcd)),
-            "0x7F1234567890ABCD"
-        );
-        assert_eq!(std::format!("{}", ptr(0x10 as *const u64)), "0x00000010");
+    fn c_style_hex() {
         assert_eq!(std::format!("{}", Hex(0xa)), "0A");
         assert_eq!(std::format!("{}", Hex(0xbeef)), "BEEF");
     }
@@ -665,11 +597,11 @@ mod tests {
         // Relaxed (both): test set-up on this thread.
         DEFAULT_OUT.store(DEST_BUFFER_ONLY, Ordering::Relaxed);
         EARLY_LEN.store(0, Ordering::Relaxed);
-        message(format_args!("early {}\n", 1));
+        emit("", false, format_args!("early {}\n", 1), false);
         add_stderr_output();
         // Relaxed: read back on the same thread.
         assert_eq!(DEFAULT_OUT.load(Ordering::Relaxed), DEST_STDERR_AND_BUFFER);
-        message(format_args!("later {}\n", 2));
+        emit("", false, format_args!("later {}\n", 2), false);
         register_output(Some(capture), 0x1234 as *mut c_void);
         {
             let got = CAPTURE.lock().unwrap();
@@ -682,7 +614,7 @@ mod tests {
         CAPTURE.lock().unwrap().clear();
         // Other tests of the crate may print too (with `show_errors`): look for ours.
         // No thread has id 1, so every thread is tagged.
-        message(format_args!("direct {}", 3));
+        emit("", false, format_args!("direct {}", 3), false);
         // Relaxed: read back on the same thread.
         let main_thread = MAIN_THREAD_ID.load(Ordering::Relaxed);
         set_main_thread_id(1);

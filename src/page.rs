@@ -26,6 +26,7 @@ pub struct Block {
 /// Delayed-free state of a page, kept in the low bits of `xthread_free`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(usize)]
+#[allow(clippy::enum_variant_names)] // the names of C's `mi_delayed_t` (MI_DELAYED_FREEING, ...)
 pub enum Delayed {
     /// The next remote free goes to the owning heap's delayed list (so a full page is
     /// noticed by its owner).

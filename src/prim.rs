@@ -251,26 +251,6 @@ pub fn numa_node_count() -> usize {
     n.max(1)
 }
 
-/// NUMA node of the calling thread's CPU.
-pub fn current_numa_node() -> usize {
-    let mut cpu: u32 = 0;
-    let mut node: u32 = 0;
-    // SAFETY: getcpu writes two u32 out-parameters.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_getcpu,
-            &mut cpu as *mut u32,
-            &mut node as *mut u32,
-            ptr::null_mut::<u8>(),
-        )
-    };
-    if r == 0 {
-        node as usize
-    } else {
-        0
-    }
-}
-
 /// Hint that the cache line at `p` is read soon (no fault if `p` is not mapped).
 #[inline(always)]
 pub fn prefetch(p: *const u8) {

@@ -347,16 +347,25 @@ pub fn elapsed_msecs() -> i64 {
     }
 }
 
-/// What `mi_process_info` reports.
+/// What the OS says about the process (`mi_process_info`); part of [`Stats`](crate::Stats).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ProcessInfo {
+    /// Milliseconds since the process started.
     pub elapsed_msecs: usize,
+    /// User CPU time, in milliseconds.
     pub user_msecs: usize,
+    /// System CPU time, in milliseconds.
     pub system_msecs: usize,
+    /// Resident memory now, in bytes.
     pub current_rss: usize,
+    /// Highest resident memory, in bytes.
     pub peak_rss: usize,
+    /// Memory committed by the allocator now, in bytes.
     pub current_commit: usize,
+    /// Highest memory committed by the allocator, in bytes.
     pub peak_commit: usize,
+    /// Page faults that needed I/O.
     pub page_faults: usize,
 }
 

@@ -5,7 +5,7 @@
 //! allocator has; everything else per thread hangs off the heap it points to.
 
 pub use core::sync::atomic::{
-    fence, AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
+    AtomicBool, AtomicI64, AtomicPtr, AtomicU64, AtomicU8, AtomicUsize, Ordering,
 };
 
 use core::cell::UnsafeCell;
@@ -210,61 +210,6 @@ pub fn tls_heap_set(v: usize) {
 
 /// Name of the TLS access model in use, for verbose output.
 pub const TLS_MODEL: &str = tls::MODEL;
-
-/// A minimal test-and-test-and-set spin lock for rare slow-path bookkeeping (never on
-/// the malloc/free paths). Fork safety: `force_unlock` is called in the child.
-pub struct SpinLock {
-    locked: AtomicBool,
-}
-
-impl SpinLock {
-    pub const fn new() -> Self {
-        SpinLock {
-            locked: AtomicBool::new(false),
-        }
-    }
-
-    pub fn lock(&self) {
-        loop {
-            // Acquire: the critical section must see everything the previous holder wrote.
-            if self
-                .locked
-                .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
-                .is_ok()
-            {
-                return;
-            }
-            let mut spins = 0u32;
-            // Relaxed: only a hint to retry the CAS.
-            while self.locked.load(Ordering::Relaxed) {
-                spins += 1;
-                if spins < 64 {
-                    core::hint::spin_loop();
-                } else {
-                    yield_now();
-                }
-            }
-        }
-    }
-
-    pub fn try_lock(&self) -> bool {
-        // Acquire: as in `lock`.
-        self.locked
-            .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
-            .is_ok()
-    }
-
-    pub fn unlock(&self) {
-        // Release: publish the critical section's writes to the next holder.
-        self.locked.store(false, Ordering::Release);
-    }
-
-    /// In a forked child only one thread exists: a lock held by a vanished thread is free.
-    pub fn force_unlock(&self) {
-        // Relaxed: single-threaded context (fork child).
-        self.locked.store(false, Ordering::Relaxed);
-    }
-}
 
 #[inline]
 pub fn yield_now() {

@@ -13,13 +13,6 @@
 pub const VALGRIND: bool = cfg!(feature = "track_valgrind");
 pub const ASAN: bool = cfg!(feature = "track_asan") && !VALGRIND;
 pub const ENABLED: bool = VALGRIND || ASAN;
-pub const TOOL_NAME: &str = if VALGRIND {
-    "valgrind"
-} else if ASAN {
-    "asan"
-} else {
-    "none"
-};
 
 #[cfg(all(feature = "track_valgrind", target_arch = "x86_64"))]
 mod valgrind {

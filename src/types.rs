@@ -42,8 +42,6 @@ pub const BIN_HUGE: usize = 73;
 pub const BIN_FULL: usize = BIN_HUGE + 1;
 pub const SEGMENT_BIN_MAX: usize = 35;
 
-/// Pages are retired (kept for reuse a little while) only up to this block size.
-pub const MAX_RETIRE_SIZE: usize = MEDIUM_OBJ_SIZE_MAX;
 pub const RETIRE_CYCLES: u8 = 16;
 
 /// Free lists are extended by at most this many bytes' worth of blocks at a time.

@@ -871,7 +871,7 @@ fn child_first_allocation() {
         // explicit commit calls (mprotect of reserved memory to read-write)
         report(
             "commit_calls",
-            mimalloc::stats::STATS_MAIN.commit_calls.values().1 as usize,
+            mimalloc::Stats::read().commit_calls as usize,
         );
         let start = mi_arena_area(1, std::ptr::null_mut()) as usize;
         report(

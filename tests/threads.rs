@@ -35,7 +35,7 @@ fn commit() -> (usize, usize) {
 }
 
 fn abandoned() -> usize {
-    mimalloc::segment::abandoned_count()
+    mimalloc::__internal::abandoned_count()
 }
 
 /// A block of `size` bytes whose first word is its size and whose other words up to 16
@@ -359,7 +359,7 @@ fn child_threads_statistic() {
     if !in_child("child_threads_statistic") {
         return;
     }
-    let threads = || mimalloc::stats::STATS_MAIN.threads.values();
+    let threads = || mimalloc::Stats::read().threads;
     let before = threads();
     let barrier = Arc::new(std::sync::Barrier::new(9));
     let handles: Vec<_> = (0..8)
@@ -491,7 +491,7 @@ fn child_reclaim_prefers_right_page() {
         }
         (
             blocks[0],
-            mimalloc::segment::ptr_segment(blocks[0] as *const u8) as usize,
+            mimalloc::__internal::ptr_segment(blocks[0] as *const u8) as usize,
         )
     })
     .join()
@@ -516,7 +516,7 @@ fn child_reclaim_prefers_right_page() {
             "allocated from the partly used page's segment"
         );
         assert_eq!(left, 1, "the other segment stays abandoned");
-        assert!(mimalloc::segment_map::is_marked_abandoned(segment_of(
+        assert!(mimalloc::__internal::is_marked_abandoned(segment_of(
             only_span
         )));
         // (the thread exited: the page's segment is abandoned again for the next round)
