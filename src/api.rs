@@ -349,7 +349,20 @@ impl fmt::Debug for Heap {
     }
 }
 
-/// A live block, as [`Heap::visit_blocks`] shows it.
+/// A live block, as [`Heap::visit_blocks`] shows it, in an area of blocks of one size
+/// ([`HeapArea`]).
+///
+/// ```
+/// let heap = mimalloc::Heap::new();
+/// let p = heap.alloc(core::alloc::Layout::new::<[u8; 40]>()).unwrap();
+/// heap.visit_blocks(true, |area, block| {
+///     if let Some(block) = block {
+///         assert_eq!(block.ptr, p);
+///         assert!(block.size >= 40 && area.used == 1);
+///     }
+///     true
+/// });
+/// ```
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct Block {
@@ -545,6 +558,14 @@ pub unsafe fn manage_os_memory(
 
 /// A counter of the statistics: an amount (bytes, or a number of segments, pages,
 /// threads) that goes up and down.
+///
+/// ```
+/// let v = vec![1u8; 4 << 20];
+/// let committed = mimalloc::Stats::read().committed;
+/// assert!(committed.peak >= committed.current);
+/// assert_eq!(committed.current, committed.allocated - committed.freed);
+/// drop(v);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Counter {

@@ -651,6 +651,18 @@ pub unsafe fn check_owned(heap: *mut Heap, p: *const u8) -> bool {
 
 /// One area of a heap as a heap walk sees it: a page of blocks of one size
 /// (`mi_heap_area_t`; public as [`HeapArea`](crate::HeapArea)).
+///
+/// ```
+/// let heap = mimalloc::Heap::new();
+/// for _ in 0..3 {
+///     heap.alloc(core::alloc::Layout::new::<[u8; 100]>()).unwrap();
+/// }
+/// heap.visit_blocks(false, |area, _| {
+///     assert_eq!(area.used, 3);
+///     assert!(area.block_size >= 100 && area.committed >= 3 * area.block_size);
+///     true
+/// });
+/// ```
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
 pub struct Area {

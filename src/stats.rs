@@ -348,6 +348,11 @@ pub fn elapsed_msecs() -> i64 {
 }
 
 /// What the OS says about the process (`mi_process_info`); part of [`Stats`](crate::Stats).
+///
+/// ```
+/// let p = mimalloc::Stats::read().process;
+/// assert!(p.peak_rss >= p.current_rss && p.current_rss > 0);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ProcessInfo {

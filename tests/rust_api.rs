@@ -362,3 +362,33 @@ mod collections {
         heap.destroy();
     }
 }
+
+/// A heap kept in a thread-local is dropped at thread exit before the allocator's own
+/// thread teardown, with blocks still live in it; other threads free those later.
+#[test]
+fn heap_in_a_thread_local_is_dropped_at_thread_exit() {
+    thread_local! {
+        static HEAP: Heap = Heap::new();
+    }
+    let blocks: Vec<usize> = std::thread::spawn(|| {
+        HEAP.with(|h| {
+            (0..500)
+                .map(|i| {
+                    let p = h
+                        .alloc(Layout::from_size_align(24 + i, 8).unwrap())
+                        .unwrap();
+                    unsafe { fill(p.as_ptr(), 24, 7) };
+                    p.as_ptr() as usize
+                })
+                .collect()
+        })
+    })
+    .join()
+    .unwrap();
+    for p in blocks {
+        unsafe {
+            assert!(check(p as *const u8, 24, 7));
+            mimalloc::free(p as *mut u8);
+        }
+    }
+}
