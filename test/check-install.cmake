@@ -3,9 +3,8 @@
 # shared library, and the contents of mimalloc.pc. It is the setup of the downstream
 # tests (ctest fixture `mi_installed`).
 #
-# The install uses `--component Unspecified`, so that CMake writes its manifest to
-# install_manifest_Unspecified.txt and the user's install_manifest.txt (what
-# `make uninstall` reads) is left alone.
+# The install leaves the user's install_manifest.txt (what `make uninstall` reads) alone
+# (full-install.cmake).
 
 cmake_minimum_required(VERSION 3.18)
 
@@ -14,10 +13,9 @@ function(fail msg)
 endfunction()
 
 file(REMOVE_RECURSE "${MI_PREFIX}")
-execute_process(COMMAND "${CMAKE_COMMAND}" --install "${MI_BINARY_DIR}" --prefix "${MI_PREFIX}"
-                        --component Unspecified
-                RESULT_VARIABLE rc)
-if(NOT rc EQUAL 0)
+include("${CMAKE_CURRENT_LIST_DIR}/full-install.cmake")
+mi_full_install(test-install PREFIX "${MI_PREFIX}")
+if(NOT mi_install_rc EQUAL 0)
   fail("cmake --install failed")
 endif()
 

@@ -10,15 +10,14 @@ function(fail msg)
   message(FATAL_ERROR "check-uninstall: ${msg}")
 endfunction()
 
-set(manifest "${MI_BINARY_DIR}/install_manifest_Unspecified.txt")
+include("${CMAKE_CURRENT_LIST_DIR}/full-install.cmake")
+set(manifest "${MI_BINARY_DIR}/install_manifest_test-destdir.txt")
 string(REPLACE "|" ";" expected "${MI_EXPECTED}")
 
 function(install_and_uninstall destdir)
   set(root "${destdir}${MI_CONFIGURED_PREFIX}")
-  execute_process(COMMAND "${CMAKE_COMMAND}" -E env "DESTDIR=${destdir}"
-                          "${CMAKE_COMMAND}" --install "${MI_BINARY_DIR}" --component Unspecified
-                  RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0)
+  mi_full_install(test-destdir DESTDIR "${destdir}")
+  if(NOT mi_install_rc EQUAL 0)
     fail("DESTDIR=${destdir} cmake --install failed")
   endif()
   foreach(f IN LISTS expected)

@@ -38,6 +38,7 @@ foreach(case IN LISTS cases)
   file(REMOVE_RECURSE "${bin}")
   execute_process(COMMAND "${CMAKE_COMMAND}" -S "${CMAKE_CURRENT_LIST_DIR}/version-probe" -B "${bin}"
                           "-DMI_REQUEST=${request}" "-DMI_EXACT=${exact_arg}" "-DMI_PREFIX=${MI_PREFIX}"
+                          "-DMI_LIBDIR=${MI_LIBDIR}"
                   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
   if(out MATCHES "probe: found mimalloc_VERSION=([0-9.]+)")
     set(got "${CMAKE_MATCH_1}")
