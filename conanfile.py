@@ -57,7 +57,8 @@ class MimallocRsConan(ConanFile):
     }
     exports_sources = (
         "CMakeLists.txt", "Cargo.toml", "Cargo.lock", "cbindgen.toml", "mimalloc.pc.in",
-        "src/*", "cabi/*", "cmake/*", "include/*", "tests/*", "debian/copyright",
+        "build.rs", "src/*", "shim/*", "cabi/*", "cmake/*", "include/*", "tests/*",
+        "examples/*", "debian/copyright",
     )
 
     def set_version(self):
