@@ -33,6 +33,9 @@ if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
   cargo test -p mimalloc-rs --features capi --locked
   echo "==> cargo test (secure)"
   cargo test -p mimalloc-rs --features capi,secure --locked
+  echo "==> cargo test (debug: regressions)"
+  # the huge-free regression is about the debug build's freed-block fill
+  cargo test -p mimalloc-rs --features capi,debug --locked --test regressions
   if cargo clippy --version >/dev/null 2>&1; then
     # lints as errors (e.g. a safe function dereferencing a raw pointer argument)
     for features in capi capi,secure capi,debug_full,track_valgrind capi,override,track_asan; do

@@ -132,7 +132,11 @@ unsafe fn free_block_local_unchecked(
             // (a block from the delayed list was counted by the thread that freed it)
             free_stats(page, block);
         }
-        ptr::write_bytes(block as *mut u8, DEBUG_FREED, (*page).usable_block_size());
+        // Not a huge page (as 2.1.7): its memory may be decommitted already, and filling
+        // a block of many GiB would touch all of it.
+        if !(*page).is_huge {
+            ptr::write_bytes(block as *mut u8, DEBUG_FREED, (*page).usable_block_size());
+        }
     }
     if crate::track::ENABLED && tracked {
         crate::track::free(block as *mut u8, (*page).usable_block_size());
