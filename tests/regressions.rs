@@ -6,11 +6,12 @@
 #![cfg(feature = "capi")]
 
 use std::ffi::c_void;
+use std::ptr::null_mut;
 
 use mimalloc::capi::*;
 
 mod common;
-use common::{GIB, MIB};
+use common::{errno, set_errno, GIB, MIB};
 
 /// Peak resident set of this process, in bytes.
 fn max_rss() -> usize {
@@ -51,4 +52,56 @@ fn freeing_a_huge_block_does_not_touch_it() {
         "freeing two untouched 2 GiB blocks raised the peak RSS by {} MiB",
         grown / MIB
     );
+}
+
+/// Defect: invalid alignments (0, not a power of two) in `aligned_alloc` and `memalign`
+/// (and the `mi_*_aligned` family they are built on) set `errno` to ENOMEM; POSIX and
+/// glibc report an invalid argument as EINVAL. `posix_memalign` returns EINVAL and
+/// leaves errno alone (api.md §4).
+#[test]
+fn invalid_alignments_report_einval() {
+    // SAFETY: plain C API calls; every successful result is freed.
+    unsafe {
+        for a in [0usize, 3, 24, 48, 100, (1 << 20) + 8] {
+            set_errno(0);
+            assert!(mi_aligned_alloc(a, 10).is_null(), "mi_aligned_alloc({a})");
+            assert_eq!(
+                errno(),
+                libc::EINVAL,
+                "errno after mi_aligned_alloc({a},10)"
+            );
+            set_errno(0);
+            assert!(mi_memalign(a, 10).is_null(), "mi_memalign({a})");
+            assert_eq!(errno(), libc::EINVAL, "errno after mi_memalign({a},10)");
+            set_errno(0);
+            assert!(mi_malloc_aligned(10, a).is_null());
+            assert_eq!(
+                errno(),
+                libc::EINVAL,
+                "errno after mi_malloc_aligned(10,{a})"
+            );
+            set_errno(0);
+            assert!(mi_zalloc_aligned_at(10, a, 8).is_null());
+            assert_eq!(errno(), libc::EINVAL, "errno after mi_zalloc_aligned_at");
+            set_errno(0);
+            let mut p: *mut c_void = null_mut();
+            assert_eq!(mi_posix_memalign(&mut p, a, 10), libc::EINVAL);
+            assert!(p.is_null(), "*p untouched");
+            assert_eq!(
+                errno(),
+                0,
+                "posix_memalign returns its error, errno untouched"
+            );
+        }
+        // A valid alignment with an impossible size is still a lack of memory.
+        set_errno(0);
+        assert!(mi_aligned_alloc(64, usize::MAX).is_null());
+        assert_eq!(errno(), libc::ENOMEM);
+        // And valid requests leave errno alone.
+        set_errno(0);
+        let p = mi_aligned_alloc(64, 100);
+        assert!(!p.is_null() && p as usize % 64 == 0);
+        assert_eq!(errno(), 0);
+        mi_free(p);
+    }
 }
