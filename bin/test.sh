@@ -2,8 +2,9 @@
 # test.sh -- the whole test suite: the README's test command (and what CI runs).
 #
 #   1. cargo test: the unit and integration tests of the Rust core, in the release and the
-#      secure (level 4) configuration; then cargo clippy (warnings are errors) on the
-#      core in several configurations, when clippy is installed;
+#      secure (level 4) configuration, the regression tests in the debug configuration,
+#      the loom models (doc/verification.md); then cargo clippy (warnings are errors) on
+#      the core in several configurations, when clippy is installed;
 #   2. for each build variant: configure and build with CMake in out/test/<variant>,
 #      then ctest (the C/C++ tests against the shared library, the static library and
 #      mimalloc.o, the exported symbols, an install into a temporary prefix with the
@@ -19,6 +20,7 @@
 #                     static-only
 #   MI_JOBS           parallel jobs for cargo, make and ctest (default 2)
 #   MI_SKIP_CARGO     set to 1 to skip step 1
+#   MI_SKIP_LOOM      set to 1 to skip the loom models in step 1
 #   MI_INSTALL_CBINDGEN=1  install cbindgen for the header check when missing (CI)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -36,6 +38,12 @@ if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
   echo "==> cargo test (debug: regressions)"
   # the huge-free regression is about the debug build's freed-block fill
   cargo test -p mimalloc-rs --features capi,debug --locked --test regressions
+  if [ "${MI_SKIP_LOOM:-0}" != 1 ]; then
+    echo "==> loom models (doc/verification.md)"
+    # a target directory of their own: --cfg loom rebuilds everything
+    RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$root/target/loom" \
+      cargo test -p mimalloc-rs --lib --locked models:: -- --nocapture
+  fi
   if cargo clippy --version >/dev/null 2>&1; then
     # lints as errors (e.g. a safe function dereferencing a raw pointer argument)
     for features in capi capi,secure capi,debug_full,track_valgrind capi,override,track_asan; do

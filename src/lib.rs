@@ -51,6 +51,9 @@ pub mod sync;
 pub mod track;
 pub mod types;
 
+#[cfg(all(test, loom))]
+mod models;
+
 #[cfg(feature = "capi")]
 pub mod capi;
 #[cfg(feature = "override")]
