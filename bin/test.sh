@@ -2,9 +2,10 @@
 # test.sh -- the whole test suite: the README's test command (and what CI runs).
 #
 #   1. cargo test: the unit and integration tests of the Rust core, in the release and the
-#      secure (level 4) configuration, the regression tests in the debug configuration,
-#      the loom models (doc/verification.md); then cargo clippy (warnings are errors) on
-#      the core in several configurations, when clippy is installed;
+#      secure (level 4) configuration; the fault-injection tests in the release, secure
+#      and debug configurations and the regression tests in the debug one; the loom
+#      models (doc/verification.md); then cargo clippy (warnings are errors) on the core
+#      in several configurations, when clippy is installed;
 #   2. for each build variant: configure and build with CMake in out/test/<variant>,
 #      then ctest (the C/C++ tests against the shared library, the static library and
 #      mimalloc.o, the exported symbols, an install into a temporary prefix with the
@@ -35,9 +36,16 @@ if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
   cargo test -p mimalloc-rs --features capi --locked
   echo "==> cargo test (secure)"
   cargo test -p mimalloc-rs --features capi,secure --locked
-  echo "==> cargo test (debug: regressions)"
-  # the huge-free regression is about the debug build's freed-block fill
-  cargo test -p mimalloc-rs --features capi,debug --locked --test regressions
+  # fault injection (a test-only feature, doc/verification.md) in the release, secure
+  # and debug configurations; the debug run also has the regression tests, whose
+  # huge-free test is about the debug build's freed-block fill
+  echo "==> cargo test (fault injection)"
+  cargo test -p mimalloc-rs --features capi,fault_injection --locked --test fault
+  echo "==> cargo test (fault injection, secure)"
+  cargo test -p mimalloc-rs --features capi,secure,fault_injection --locked --test fault
+  echo "==> cargo test (fault injection and regressions, debug)"
+  cargo test -p mimalloc-rs --features capi,debug,fault_injection --locked \
+    --test fault --test regressions
   if [ "${MI_SKIP_LOOM:-0}" != 1 ]; then
     echo "==> loom models (doc/verification.md)"
     # a target directory of their own: --cfg loom rebuilds everything
@@ -46,7 +54,8 @@ if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
   fi
   if cargo clippy --version >/dev/null 2>&1; then
     # lints as errors (e.g. a safe function dereferencing a raw pointer argument)
-    for features in capi capi,secure capi,debug_full,track_valgrind capi,override,track_asan; do
+    for features in capi capi,secure capi,debug_full,track_valgrind capi,override,track_asan \
+                    capi,fault_injection; do
       echo "==> cargo clippy --features $features"
       cargo clippy -p mimalloc-rs --features "$features" --tests --locked -- -D warnings
     done

@@ -54,6 +54,11 @@ pub mod types;
 #[cfg(all(test, loom))]
 mod models;
 
+/// Test-only: make the OS layer's calls fail on demand (feature `fault_injection`,
+/// never enabled in a shipped build).
+#[cfg(feature = "fault_injection")]
+pub mod fault;
+
 #[cfg(feature = "capi")]
 pub mod capi;
 #[cfg(feature = "override")]
