@@ -4,8 +4,9 @@
 #   1. cargo test: the unit and integration tests of the Rust core, in the release and the
 #      secure (level 4) configuration; the fault-injection tests in the release, secure
 #      and debug configurations and the regression tests in the debug one; the loom
-#      models (doc/verification.md); then cargo clippy (warnings are errors) on the core
-#      in several configurations, when clippy is installed;
+#      models and a bounded run of the API fuzzer per build (doc/verification.md); then
+#      cargo clippy (warnings are errors) on the core in several configurations, when
+#      clippy is installed;
 #   2. for each build variant: configure and build with CMake in out/test/<variant>,
 #      then ctest (the C/C++ tests against the shared library, the static library and
 #      mimalloc.o, the exported symbols, an install into a temporary prefix with the
@@ -22,6 +23,8 @@
 #   MI_JOBS           parallel jobs for cargo, make and ctest (default 2)
 #   MI_SKIP_CARGO     set to 1 to skip step 1
 #   MI_SKIP_LOOM      set to 1 to skip the loom models in step 1
+#   MI_SKIP_FUZZ      set to 1 to skip the fuzzer runs in step 1
+#   MI_FUZZ_SECONDS   how long the fuzzer runs per build (default 40)
 #   MI_INSTALL_CBINDGEN=1  install cbindgen for the header check when missing (CI)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,6 +54,12 @@ if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
     # a target directory of their own: --cfg loom rebuilds everything
     RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$root/target/loom" \
       cargo test -p mimalloc-rs --lib --locked models:: -- --nocapture
+  fi
+  if [ "${MI_SKIP_FUZZ:-0}" != 1 ]; then
+    # the API fuzzer (fuzz/run.sh, doc/verification.md), a bounded run per build
+    for build in release secure debug; do
+      fuzz/run.sh "$build" "${MI_FUZZ_SECONDS:-40}"
+    done
   fi
   if cargo clippy --version >/dev/null 2>&1; then
     # lints as errors (e.g. a safe function dereferencing a raw pointer argument)
