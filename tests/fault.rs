@@ -35,7 +35,11 @@ const SETTINGS: [&[(&str, &str)]; 3] = [
 fn in_children(name: &str) {
     for env in SETTINGS {
         let (stdout, _) = run_child_ok(name, env);
-        for line in stdout.lines().filter(|l| l.starts_with("fault:")) {
+        // (the first may follow the test harness's "test name ... " on its line)
+        for line in stdout
+            .lines()
+            .filter_map(|l| l.find("fault:").map(|i| &l[i..]))
+        {
             println!("{env:?} {line}");
         }
     }
@@ -46,12 +50,33 @@ unsafe extern "C" fn capture(msg: *const std::ffi::c_char, arg: *mut c_void) {
     text.push_str(&std::ffi::CStr::from_ptr(msg).to_string_lossy());
 }
 
+/// `mi_option_verbose` (api.md §8).
+const OPT_VERBOSE: mi_option_t = 2;
+
+/// The arena blocks in use (`mi_debug_show_arenas`, which prints on the verbose channel).
+fn arena_blocks_in_use() -> usize {
+    let mut text = String::new();
+    let verbose = mi_option_is_enabled(OPT_VERBOSE);
+    mi_option_set_enabled(OPT_VERBOSE, true);
+    // (the callback appends to the String `arg` points to, until unregistered)
+    mi_register_output(Some(capture), &mut text as *mut String as *mut c_void);
+    mi_debug_show_arenas(true, false, false);
+    mi_register_output(None, null_mut());
+    mi_option_set_enabled(OPT_VERBOSE, verbose);
+    let line = text
+        .lines()
+        .find(|l| l.contains("total inuse blocks"))
+        .unwrap_or_else(|| panic!("no total in\n{text}"));
+    line.rsplit(':').next().unwrap().trim().parse().unwrap()
+}
+
 /// The current counts of segments, pages and arenas from the statistics (the whole
-/// process: `mi_stats_print_out` merges the threads' statistics first). A leaked
-/// segment, huge block, page or arena shows here exactly. (The mapped address space of
-/// the process would not do: the test harness's threads use glibc's malloc, whose
-/// per-thread arenas and cached stacks come and go.)
-fn mapped() -> [usize; 3] {
+/// process: `mi_stats_print_out` merges the threads' statistics first), and of the
+/// arena blocks in use. A leaked segment, huge block, page, arena or arena block shows
+/// here exactly. (The mapped address space of the process would not do: the test
+/// harness's threads use glibc's malloc, whose per-thread arenas and cached stacks
+/// come and go.)
+fn mapped() -> [usize; 4] {
     let mut text = String::new();
     // (the callback appends to the String `arg` points to, during the call)
     mi_stats_print_out(Some(capture), &mut text as *mut String as *mut c_void);
@@ -70,6 +95,7 @@ fn mapped() -> [usize; 3] {
         count("segments:", 4),
         count("pages:", 4),
         count("arenas:", 1),
+        arena_blocks_in_use(),
     ]
 }
 
@@ -95,7 +121,7 @@ fn committed() -> usize {
 /// What must come back after everything is freed.
 struct Base {
     committed: usize,
-    counts: [usize; 3],
+    counts: [usize; 4],
     /// Bytes of failed purges so far: memory a purge failed to return stays
     /// committed (and reusable) until it is used again, as in 2.1.7.
     unpurged: usize,
@@ -115,7 +141,8 @@ fn baseline() -> Base {
     }
 }
 
-/// Nothing leaked since `base`: the numbers of segments and pages are back, and so is
+/// Nothing leaked since `base`: the numbers of segments, pages and arena blocks in use
+/// are back, and so is
 /// the committed statistic but for what failed purges left behind, and the number of
 /// arenas but for one per failed commit (see `Base`).
 fn check_no_leak(base: &Base, what: &str) {
@@ -132,7 +159,7 @@ fn check_no_leak(base: &Base, what: &str) {
     );
     assert!(
         counts == base.counts,
-        "{what}: [segments, pages, arenas] {:?} after collect, {:?} before",
+        "{what}: [segments, pages, arenas, arena blocks in use] {:?} after collect, {:?} before",
         now.counts,
         base.counts
     );
