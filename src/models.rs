@@ -16,6 +16,7 @@
 //! | `thread_free_push_and_collect` | remote `tf_push`, owner `tf_take` (page.rs) | every pushed block is collected exactly once; the owner reads links and reuses blocks only after the freer is done with them |
 //! | `delayed_free_with_full_queue` | `tf_push`/`tf_delayed_done`, `delayed_push`/`delayed_take` (heap.rs), `tf_use_delayed` for to-full, unfull and heap deletion | every freed block reaches the owner exactly once, via the page or the heap's delayed list; no freer touches the heap after the owner set `NeverDelayedFree` and released it |
 //! | `abandoned_map_mark_search_claim` | `Levels::mark`, `claim_chunk`, `AbandonedCursor::claim_next_in`, `tidy` (segment_map.rs) | each abandoned segment is claimed exactly once and its claimer sees the abandoner's writes; a set bit is never hidden by a cleared summary bit; the count returns to 0 |
+//! | `abandoned_segment_with_a_free_into_it` | the abandoned map with `tf_push`/`tf_take`: abandon, free into the segment (take it over or push remotely), search and collect | the block is freed exactly once; one owner of the segment at a time |
 //! | `arena_bitmap_claim_release` | `try_find_claim`, `claim`, `unclaim` (bitmap.rs) | no block is owned by two threads at once; a new owner sees the previous owner's writes; all bits return to their initial state |
 
 use crate::bitmap;
@@ -89,7 +90,7 @@ impl Word for RmwLoads {
 }
 
 /// Executions that reached a situation a model is about, by model (see the tests).
-static SEEN: [StdAtomic; 5] = [const { StdAtomic::new(0) }; 5];
+static SEEN: [StdAtomic; 7] = [const { StdAtomic::new(0) }; 7];
 
 /// Run a model with both flavours of `Word`, then check that the situations it is
 /// about were reached in some execution (`reached`: index into `SEEN`, what it counts),
@@ -478,4 +479,97 @@ fn arena_bitmap_claim_release_model<A: Word>() {
     }
     c.join().unwrap();
     assert_eq!(words[0].load(Relaxed), BUSY, "bits not returned");
+}
+
+/// Abandonment and reclaim of a segment together with a free into it, as the segment
+/// layer does them: the owner abandons the segment (writes it, then marks it in the
+/// abandoned map); a thread freeing a block of it tries to take it over
+/// (`abandoned_reclaim_on_free`: `claim_chunk`) and frees locally if it got it, else
+/// pushes the block on the page's thread-free list (`tf_push`), as for any remote free
+/// (a claimed segment keeps thread id 0 until reclaimed); a searching thread claims
+/// abandoned segments and collects their pages' thread-free lists; at the end the main
+/// thread takes over whatever is still abandoned and collects what is left.
+///
+/// Invariant: the block is freed exactly once: locally by the freer that took the
+/// segment over, or collected from the page's list by exactly one owner; the segment
+/// has exactly one owner at a time (its claimers see the abandoner's writes, and loom's
+/// race check on the segment and the link word).
+#[test]
+fn abandoned_segment_with_a_free_into_it() {
+    check(
+        "abandoned_segment_with_a_free_into_it",
+        abandoned_segment_with_a_free_into_it_model::<AtomicUsize>,
+        abandoned_segment_with_a_free_into_it_model::<RmwLoads>,
+        &[
+            (5, "the freer took the segment over"),
+            (6, "the searcher collected the block freed into its segment"),
+        ],
+    );
+}
+
+fn abandoned_segment_with_a_free_into_it_model<A: Word>() {
+    const CHUNKS: usize = 64;
+    const SEG: usize = 5;
+    let map = Arc::new(Map {
+        l0: [A::new(0), A::new(0)],
+        l1: [A::new(0)],
+        l2: [A::new(0)],
+        count: A::new(0),
+        segs: Cells::new(CHUNKS),
+    });
+    let links = Arc::new(Cells::new(2));
+    let xtf = Arc::new(A::new(Delayed::NoDelayedFree as usize));
+    // the owner abandons its segment, with block 1 still in use
+    let owner = {
+        let map = map.clone();
+        thread::spawn(move || {
+            map.segs.write(SEG, 1);
+            map.levels().mark(SEG);
+        })
+    };
+    // block 1 is freed by another thread
+    let freer = {
+        let (map, links, xtf) = (map.clone(), links.clone(), xtf.clone());
+        thread::spawn(move || {
+            links.write(1, 7);
+            if map.levels().claim_chunk(SEG) {
+                // taken over: the segment is ours, the free is local
+                assert_eq!(map.segs.read(SEG), 1, "took over a segment not abandoned");
+                map.segs.write(SEG, 2);
+                SEEN[5].fetch_add(1, Relaxed);
+                true
+            } else {
+                let delayed = page::tf_push(&*xtf, addr(1), |next| links.write(1, next));
+                assert!(!delayed);
+                false
+            }
+        })
+    };
+    // a thread looking for abandoned segments
+    let searcher = {
+        let (map, links, xtf) = (map.clone(), links.clone(), xtf.clone());
+        thread::spawn(move || {
+            let mut cursor = AbandonedCursor::new_in(0, CHUNKS);
+            let mut got = Vec::new();
+            while let Some(chunk) = cursor.claim_next_in(&map.levels(), CHUNKS) {
+                assert_eq!(chunk, SEG);
+                assert_eq!(map.segs.read(SEG), 1, "claimed a segment not abandoned");
+                map.segs.write(SEG, 3);
+                got.extend(drain(&links, page::tf_take(&*xtf), 3));
+            }
+            SEEN[6].fetch_add(!got.is_empty() as usize, Relaxed);
+            got
+        })
+    };
+    owner.join().unwrap();
+    let freed_locally = freer.join().unwrap();
+    let mut got = searcher.join().unwrap();
+    // still abandoned: the main thread takes it over; then its owner collects the rest
+    if map.levels().claim_chunk(SEG) {
+        assert_eq!(map.segs.read(SEG), 1);
+    }
+    got.extend(drain(&links, page::tf_take(&*xtf), 0));
+    let times = got.len() + freed_locally as usize;
+    assert_eq!(times, 1, "the block was freed {times} times");
+    assert_eq!(map.count.load(Relaxed), 0);
 }
