@@ -575,3 +575,57 @@ fn child_commit_fails() {
         );
     }
 }
+
+/// Defect found by `random_os_failures_on_two_threads_are_survived_without_leaks` in the
+/// secure build: a segment is freed while making its memory read-write again fails
+/// (secure builds make guard pages and purged slices inaccessible, and undo that when
+/// the segment goes back to its arena). The arena block then still counted as
+/// committed, and the next segment there faulted on the inaccessible slices. Now the
+/// arena commits such a block again before reuse. (Meaningful in secure builds; in
+/// the others nothing is made inaccessible.)
+#[test]
+fn a_segment_freed_while_unprotecting_fails_is_safe_to_reuse() {
+    run_child_ok("child_unprotect_fails_at_segment_free", &[]);
+}
+
+#[test]
+fn child_unprotect_fails_at_segment_free() {
+    if !in_child("child_unprotect_fails_at_segment_free") {
+        return;
+    }
+    unsafe {
+        // A fresh segment of our own: one small block keeps it alive, 8 medium ones
+        // fill it; freed and collected, their slices are purged (in secure builds:
+        // made inaccessible).
+        let h = mi_heap_new();
+        let keep = mi_heap_malloc(h, 64);
+        let blocks: Vec<*mut c_void> = (0..8).map(|_| mi_heap_malloc(h, 2 * MIB)).collect();
+        for &b in &blocks {
+            assert!(check_block(b, 2 * MIB, "malloc"));
+        }
+        for b in blocks {
+            mi_free(b);
+        }
+        mi_heap_collect(h, true);
+        mi_collect(true);
+        // The segment is freed while making it read-write fails (and so does making
+        // its arena block inaccessible when the arena purges it, which would have
+        // hidden the defect: a purged block is committed again before reuse).
+        fault::set(Point::Commit, Mode::Always);
+        fault::set(Point::Protect, Mode::Always);
+        let _ = keep;
+        mi_heap_destroy(h);
+        mi_collect(true);
+        fault::clear();
+        report("unprotect failing at segment free");
+        // Its memory is used again, all of it.
+        let blocks: Vec<*mut c_void> = (0..12).map(|_| mi_malloc(2 * MIB)).collect();
+        for &b in &blocks {
+            assert!(!b.is_null());
+            std::ptr::write_bytes(b as *mut u8, 0x3c, 2 * MIB);
+        }
+        for b in blocks {
+            mi_free(b);
+        }
+    }
+}
