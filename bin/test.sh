@@ -24,7 +24,7 @@
 #   MI_SKIP_CARGO     set to 1 to skip step 1
 #   MI_SKIP_LOOM      set to 1 to skip the loom models in step 1
 #   MI_SKIP_FUZZ      set to 1 to skip the fuzzer runs in step 1
-#   MI_FUZZ_SECONDS   how long the fuzzer runs per build (default 40)
+#   MI_FUZZ_SECONDS   how long the fuzzer runs per build (default 35)
 #   MI_INSTALL_CBINDGEN=1  install cbindgen for the header check when missing (CI)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -58,7 +58,7 @@ if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
   if [ "${MI_SKIP_FUZZ:-0}" != 1 ]; then
     # the API fuzzer (fuzz/run.sh, doc/verification.md), a bounded run per build
     for build in release secure debug; do
-      fuzz/run.sh "$build" "${MI_FUZZ_SECONDS:-40}"
+      fuzz/run.sh "$build" "${MI_FUZZ_SECONDS:-35}"
     done
   fi
   if cargo clippy --version >/dev/null 2>&1; then
