@@ -2,10 +2,12 @@
 # test.sh -- the whole test suite: the README's test command (and what CI runs).
 #
 #   1. cargo test: the unit, integration and doc tests of the workspace, then of the core
-#      in the secure (level 4) configuration; bin/test-crate.sh (cargo doc, cargo
-#      package, a Rust program built on the packaged crate with CC=false); then cargo
-#      clippy (warnings are errors) on the core in several configurations, when clippy is
-#      installed;
+#      in the secure (level 4) configuration; the fault-injection tests in the release,
+#      secure and debug configurations and the regression tests in the debug one; the
+#      loom models and a bounded run of the API fuzzer per build (doc/verification.md);
+#      bin/test-crate.sh (cargo doc, cargo package, a Rust program built on the packaged
+#      crate with CC=false); then cargo clippy (warnings are errors) on the core in
+#      several configurations, when clippy is installed;
 #   2. for each build variant: configure and build with CMake in out/test/<variant>,
 #      then ctest (the C/C++ tests against the shared library, the static library and
 #      mimalloc.o, the exported symbols, an install into a temporary prefix with the
@@ -21,6 +23,9 @@
 #                     static-only
 #   MI_JOBS           parallel jobs for cargo, make and ctest (default 2)
 #   MI_SKIP_CARGO     set to 1 to skip step 1
+#   MI_SKIP_LOOM      set to 1 to skip the loom models in step 1
+#   MI_SKIP_FUZZ      set to 1 to skip the fuzzer runs in step 1
+#   MI_FUZZ_SECONDS   how long the fuzzer runs per build (default 35)
 #   MI_INSTALL_CBINDGEN=1  install cbindgen for the header check when missing (CI)
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,11 +42,34 @@ if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
   cargo test --workspace --features mimalloc-rs/capi,mimalloc-rs/allocator-api2 --locked
   echo "==> cargo test (secure)"
   cargo test -p mimalloc-rs --features capi,secure --locked
+  # fault injection (a test-only feature, doc/verification.md) in the release, secure
+  # and debug configurations; the debug run also has the regression tests, whose
+  # huge-free test is about the debug build's freed-block fill
+  echo "==> cargo test (fault injection)"
+  cargo test -p mimalloc-rs --features capi,fault_injection --locked --test fault
+  echo "==> cargo test (fault injection, secure)"
+  cargo test -p mimalloc-rs --features capi,secure,fault_injection --locked --test fault
+  echo "==> cargo test (fault injection and regressions, debug)"
+  cargo test -p mimalloc-rs --features capi,debug,fault_injection --locked \
+    --test fault --test regressions
+  if [ "${MI_SKIP_LOOM:-0}" != 1 ]; then
+    echo "==> loom models (doc/verification.md)"
+    # a target directory of their own: --cfg loom rebuilds everything
+    RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="$root/target/loom" \
+      cargo test -p mimalloc-rs --lib --locked models:: -- --nocapture
+  fi
+  if [ "${MI_SKIP_FUZZ:-0}" != 1 ]; then
+    # the API fuzzer (fuzz/run.sh, doc/verification.md), a bounded run per build
+    for build in release secure debug; do
+      fuzz/run.sh "$build" "${MI_FUZZ_SECONDS:-35}"
+    done
+  fi
   echo "==> the crate as a Rust user gets it (docs, package, a program built with CC=false)"
   bin/test-crate.sh
   if cargo clippy --version >/dev/null 2>&1; then
     # lints as errors (e.g. a safe function dereferencing a raw pointer argument)
-    for features in capi,allocator-api2 capi,secure capi,debug_full,track_valgrind capi,override,track_asan; do
+    for features in capi,allocator-api2 capi,secure capi,debug_full,track_valgrind capi,override,track_asan \
+                    capi,fault_injection; do
       echo "==> cargo clippy --features $features"
       cargo clippy -p mimalloc-rs --features "$features" --tests --locked -- -D warnings
     done

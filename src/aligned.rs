@@ -23,7 +23,9 @@ pub unsafe fn heap_malloc_zero_aligned_at(
         if DEBUG > 0 {
             crate::mi_error!(EOVERFLOW, "aligned allocation requires the alignment to be a power-of-two (size {}, alignment {})", size, alignment);
         }
-        set_errno(ENOMEM);
+        // An invalid argument, not a lack of memory: EINVAL, as POSIX and glibc's
+        // `aligned_alloc`/`memalign` report it (`posix_memalign` returns it instead).
+        set_errno(EINVAL);
         return ptr::null_mut();
     }
     if size > MAX_ALLOC_SIZE - PADDING_SIZE {

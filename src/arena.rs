@@ -460,6 +460,26 @@ pub fn memid_is_suitable(memid: &MemId, arena_id: ArenaId) -> bool {
     a.is_null() || unsafe { !(*a).exclusive }
 }
 
+/// Part of the memory `memid` describes may be inaccessible (`PROT_NONE`): the caller
+/// could not make it read-write again before freeing it. Clear its arena blocks'
+/// `committed` bits, so that the next allocation of them commits them (makes them
+/// read-write) before use, as after a secure purge. Nothing to do for OS memory, which
+/// goes back to the OS.
+///
+/// # Safety
+/// The caller still owns the memory (before `free`).
+pub unsafe fn forget_committed(memid: &MemId) {
+    if memid.kind != MemKind::Arena {
+        return;
+    }
+    let a = arena_at(memid.arena_index);
+    if !a.is_null() {
+        // SAFETY: published arenas live for the process.
+        let a = unsafe { &*a };
+        bitmap::unclaim(a.committed(), memid.block_index, memid.block_count);
+    }
+}
+
 /// Return memory obtained from `alloc_aligned`. `resident` has the slices of the first
 /// 32 MiB that may be resident, counted in `committed` by the caller; for memory of
 /// more than one arena block all of every further block is counted as resident (only

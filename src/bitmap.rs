@@ -2,7 +2,7 @@
 //! lock. A run claimed by `try_find_claim` always lies within one word (at most 64
 //! blocks = 2 GiB of arena); the other operations accept runs that cross words.
 
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicWord, Ordering};
 
 pub const BITS: usize = usize::BITS as usize;
 
@@ -19,15 +19,19 @@ fn mask(count: usize, bit: usize) -> usize {
 
 /// Find `count` consecutive zero bits in one word and set them atomically, trying the
 /// words round-robin from `start_word`. Returns the bit index of the run.
-pub fn try_find_claim(words: &[AtomicUsize], start_word: usize, count: usize) -> Option<usize> {
+pub fn try_find_claim<A: AtomicWord>(
+    words: &[A],
+    start_word: usize,
+    count: usize,
+) -> Option<usize> {
     try_find_claim_within(words, None, start_word, count)
 }
 
 /// As `try_find_claim`, but only runs whose bits are all set in `allowed` (a snapshot
 /// of it: a hint for which runs to prefer) qualify; with `None`, every run.
-pub fn try_find_claim_within(
-    words: &[AtomicUsize],
-    allowed: Option<&[AtomicUsize]>,
+pub fn try_find_claim_within<A: AtomicWord>(
+    words: &[A],
+    allowed: Option<&[A]>,
     start_word: usize,
     count: usize,
 ) -> Option<usize> {
@@ -47,7 +51,7 @@ pub fn try_find_claim_within(
 }
 
 /// Claim a run of `count` zero bits of `word` that are also zero in `excluded`.
-fn try_claim_in_word(word: &AtomicUsize, count: usize, excluded: usize) -> Option<usize> {
+fn try_claim_in_word<A: AtomicWord>(word: &A, count: usize, excluded: usize) -> Option<usize> {
     // Relaxed: only a snapshot to search in; the CAS below validates it.
     let mut current = word.load(Ordering::Relaxed);
     loop {
@@ -89,11 +93,11 @@ fn try_claim_in_word(word: &AtomicUsize, count: usize, excluded: usize) -> Optio
 }
 
 /// Apply `f(word, mask)` to every word a run of bits covers.
-fn for_each_word(
-    words: &[AtomicUsize],
+fn for_each_word<A: AtomicWord>(
+    words: &[A],
     idx: usize,
     count: usize,
-    mut f: impl FnMut(&AtomicUsize, usize),
+    mut f: impl FnMut(&A, usize),
 ) {
     let mut idx = idx;
     let mut left = count;
@@ -108,7 +112,7 @@ fn for_each_word(
 }
 
 /// Clear a run. Returns true if all its bits were set before.
-pub fn unclaim(words: &[AtomicUsize], idx: usize, count: usize) -> bool {
+pub fn unclaim<A: AtomicWord>(words: &[A], idx: usize, count: usize) -> bool {
     let mut all = true;
     for_each_word(words, idx, count, |w, m| {
         // AcqRel: release publishes our use of the blocks to the next claimer.
@@ -119,7 +123,7 @@ pub fn unclaim(words: &[AtomicUsize], idx: usize, count: usize) -> bool {
 }
 
 /// Set a run. Returns true if all its bits were clear before.
-pub fn claim(words: &[AtomicUsize], idx: usize, count: usize) -> bool {
+pub fn claim<A: AtomicWord>(words: &[A], idx: usize, count: usize) -> bool {
     let mut all_clear = true;
     for_each_word(words, idx, count, |w, m| {
         // AcqRel: as in `try_claim_in_word`.
@@ -130,7 +134,7 @@ pub fn claim(words: &[AtomicUsize], idx: usize, count: usize) -> bool {
 }
 
 /// Whether every bit of a run is set.
-pub fn is_claimed(words: &[AtomicUsize], idx: usize, count: usize) -> bool {
+pub fn is_claimed<A: AtomicWord>(words: &[A], idx: usize, count: usize) -> bool {
     let mut all = true;
     for_each_word(words, idx, count, |w, m| {
         // Acquire: a true answer lets the caller rely on what the setter wrote.
@@ -140,7 +144,7 @@ pub fn is_claimed(words: &[AtomicUsize], idx: usize, count: usize) -> bool {
 }
 
 /// Whether any bit of a run is set.
-pub fn is_any_claimed(words: &[AtomicUsize], idx: usize, count: usize) -> bool {
+pub fn is_any_claimed<A: AtomicWord>(words: &[A], idx: usize, count: usize) -> bool {
     let mut any = false;
     for_each_word(words, idx, count, |w, m| {
         // Relaxed: a hint (callers re-validate with a claim).
@@ -152,6 +156,7 @@ pub fn is_any_claimed(words: &[AtomicUsize], idx: usize, count: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sync::AtomicUsize;
 
     fn words(n: usize) -> Vec<AtomicUsize> {
         (0..n).map(|_| AtomicUsize::new(0)).collect()

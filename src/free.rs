@@ -132,7 +132,11 @@ unsafe fn free_block_local_unchecked(
             // (a block from the delayed list was counted by the thread that freed it)
             free_stats(page, block);
         }
-        ptr::write_bytes(block as *mut u8, DEBUG_FREED, (*page).usable_block_size());
+        // Not a huge page (as 2.1.7): its memory may be decommitted already, and filling
+        // a block of many GiB would touch all of it.
+        if !(*page).is_huge {
+            ptr::write_bytes(block as *mut u8, DEBUG_FREED, (*page).usable_block_size());
+        }
     }
     if crate::track::ENABLED && tracked {
         crate::track::free(block as *mut u8, (*page).usable_block_size());
@@ -245,49 +249,16 @@ unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
         crate::track::mem_noaccess(block as *const u8, (*page).block_size);
     }
     // Push on the page's thread-free list, or signal the owner through its heap.
-    // Relaxed: the CAS validates the snapshot.
-    let mut tf = (*page).xthread_free.load(Ordering::Relaxed);
-    let use_delayed = loop {
-        let delayed = tf & 3;
-        let (tfx, use_delayed) = if delayed == Delayed::UseDelayedFree as usize {
-            ((tf & !3) | Delayed::DelayedFreeing as usize, true)
-        } else {
-            page::block_set_next(page, block, (tf & !3) as *mut Block);
-            (block as usize | delayed, false)
-        };
-        // Release: the owner's acquiring exchange must see the link word we wrote.
-        match (*page).xthread_free.compare_exchange_weak(
-            tf,
-            tfx,
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => break use_delayed,
-            Err(cur) => tf = cur,
-        }
-    };
-    if use_delayed {
+    let xtf = &(*page).xthread_free;
+    if page::tf_push(xtf, block as usize, |next| {
+        page::block_set_next(page, block, next as *mut Block)
+    }) {
         // Acquire: the heap pointer was published with release by the owner.
         let heap: *mut Heap = (*page).xheap.load(Ordering::Acquire);
         if !heap.is_null() {
             heap::push_delayed(heap, block);
         }
-        // Back to NoDelayedFree: later remote frees go to the page list directly.
-        // Relaxed: the CAS validates.
-        let mut tf = (*page).xthread_free.load(Ordering::Relaxed);
-        loop {
-            let tfx = (tf & !3) | Delayed::NoDelayedFree as usize;
-            // Release: the owner waiting in `use_delayed_free` sees our push completed.
-            match (*page).xthread_free.compare_exchange_weak(
-                tf,
-                tfx,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => break,
-                Err(cur) => tf = cur,
-            }
-        }
+        page::tf_delayed_done(xtf);
     }
 }
 

@@ -9,7 +9,7 @@ use crate::page_queue::{self, PageQueue};
 use crate::random::Random;
 use crate::segment::{self, SegmentsTld};
 use crate::stats::Stats;
-use crate::sync::{thread_id, AtomicPtr, Ordering, Racy};
+use crate::sync::{thread_id, AtomicUsize, AtomicWord, Ordering, Racy};
 use crate::types::*;
 use core::ptr;
 
@@ -51,7 +51,7 @@ impl Tld {
 #[repr(C)]
 pub struct Heap {
     pub tld: *mut Tld,
-    pub thread_delayed_free: AtomicPtr<Block>,
+    pub thread_delayed_free: AtomicUsize,
     pub thread_id: usize,
     pub arena_id: ArenaId,
     pub cookie: usize,
@@ -73,7 +73,7 @@ impl Heap {
     pub const fn empty() -> Heap {
         Heap {
             tld: ptr::null_mut(),
-            thread_delayed_free: AtomicPtr::new(ptr::null_mut()),
+            thread_delayed_free: AtomicUsize::new(0),
             thread_id: 0,
             arena_id: 0,
             cookie: 0,
@@ -198,9 +198,7 @@ unsafe fn init_fields(
 ) {
     (*heap).tld = tld;
     // Relaxed: nobody else knows this heap yet.
-    (*heap)
-        .thread_delayed_free
-        .store(ptr::null_mut(), Ordering::Relaxed);
+    (*heap).thread_delayed_free.store(0, Ordering::Relaxed);
     (*heap).thread_id = thread_id();
     (*heap).arena_id = arena_id;
     (*heap).no_reclaim = no_reclaim;
@@ -270,18 +268,7 @@ pub unsafe fn deferred_free(heap: *mut Heap, force: bool) {
 /// # Safety
 /// `heap` must be the caller's initialised heap.
 pub unsafe fn delayed_free_partial(heap: *mut Heap) -> bool {
-    // Relaxed: a cheap emptiness check; the swap below synchronises.
-    if (*heap)
-        .thread_delayed_free
-        .load(Ordering::Relaxed)
-        .is_null()
-    {
-        return true;
-    }
-    // Acquire: see the link words written by the pushers before their release CAS.
-    let mut block = (*heap)
-        .thread_delayed_free
-        .swap(ptr::null_mut(), Ordering::Acquire);
+    let mut block = delayed_take(&(*heap).thread_delayed_free) as *mut Block;
     let mut all = true;
     while !block.is_null() {
         crate::track::link_open(block as *const u8);
@@ -301,23 +288,38 @@ pub unsafe fn delayed_free_partial(heap: *mut Heap) -> bool {
 /// # Safety
 /// `block` must be a block being freed into a page of `heap`.
 pub unsafe fn push_delayed(heap: *mut Heap, block: *mut Block) {
-    // Relaxed: the CAS validates.
-    let mut head = (*heap).thread_delayed_free.load(Ordering::Relaxed);
-    loop {
+    delayed_push(&(*heap).thread_delayed_free, block as usize, |head| {
         crate::track::link_open(block as *const u8);
-        (*block).next = page::ptr_encode(heap as usize, head, &(*heap).keys);
+        (*block).next = page::ptr_encode(heap as usize, head as *mut Block, &(*heap).keys);
         crate::track::link_close(block as *const u8);
+    })
+}
+
+/// The delayed-list protocol (generic, so the loom models in `crate::models` check this
+/// very code): push `block`, whose link word `set_next` writes, on the list at `head`.
+#[inline]
+pub(crate) fn delayed_push<A: AtomicWord>(head: &A, block: usize, mut set_next: impl FnMut(usize)) {
+    // Relaxed: the CAS validates.
+    let mut cur = head.load(Ordering::Relaxed);
+    loop {
+        set_next(cur);
         // Release: publish the link word to the owner's acquiring swap.
-        match (*heap).thread_delayed_free.compare_exchange_weak(
-            head,
-            block,
-            Ordering::Release,
-            Ordering::Relaxed,
-        ) {
+        match head.compare_exchange_weak(cur, block, Ordering::Release, Ordering::Relaxed) {
             Ok(_) => return,
-            Err(cur) => head = cur,
+            Err(now) => cur = now,
         }
     }
+}
+
+/// The owner's take of the whole delayed list at `head`: its first block, or 0.
+#[inline]
+pub(crate) fn delayed_take<A: AtomicWord>(head: &A) -> usize {
+    // Relaxed: a cheap emptiness check; the swap below synchronises.
+    if head.load(Ordering::Relaxed) == 0 {
+        return 0;
+    }
+    // Acquire: see the link words written by the pushers before their release CAS.
+    head.swap(0, Ordering::Acquire)
 }
 
 /// # Safety

@@ -125,6 +125,15 @@ pub(crate) mod sync;
 pub(crate) mod track;
 pub(crate) mod types;
 
+#[cfg(all(test, loom))]
+mod models;
+
+/// Test-only: make the OS layer's calls fail on demand (feature `fault_injection`,
+/// never enabled in a shipped build). Not part of the Rust API.
+#[cfg(feature = "fault_injection")]
+#[doc(hidden)]
+pub mod fault;
+
 /// The C ABI of `mimalloc.h` (`#[no_mangle] extern "C"` functions). Not part of the Rust
 /// API: it is public only for the C library crate and the tests.
 #[cfg(feature = "capi")]

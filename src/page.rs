@@ -11,7 +11,7 @@
 use crate::heap::Heap;
 use crate::page_queue::{self, PageQueue};
 use crate::segment;
-use crate::sync::{AtomicPtr, AtomicU8, AtomicUsize, Ordering, Racy};
+use crate::sync::{AtomicPtr, AtomicU8, AtomicUsize, AtomicWord, Ordering, Racy};
 use crate::types::*;
 use core::mem::MaybeUninit;
 use core::ptr;
@@ -483,6 +483,116 @@ unsafe fn extend_free_secure(
     (*page).free = free_start;
 }
 
+// --- the thread-free protocol ------------------------------------------------------------
+//
+// `xthread_free` holds the head of a LIFO of blocks freed by other threads, with the
+// page's delayed-free state in its two low bits. Remote freers push with a CAS; the
+// owner takes the whole list with a CAS that keeps the state. While the state is
+// `UseDelayedFree` (the page is in the full queue), one remote freer instead moves it
+// to `DelayedFreeing`, pushes its block on the owning heap's delayed list, and moves it
+// to `NoDelayedFree`; the owner never changes the state, or lets the heap go, while it
+// is `DelayedFreeing`. These functions are the whole protocol on the word (generic, so
+// the loom models in `crate::models` check this very code).
+
+/// A remote free's push of `block` (whose link word `set_next` writes) on a page's
+/// thread-free word. Returns true if, instead, the page asked for a delayed free: the
+/// state is now `DelayedFreeing` and the block is not on the page's list; the caller
+/// must push it on the owning heap's delayed list and then call `tf_delayed_done`.
+#[inline(always)]
+pub(crate) fn tf_push<A: AtomicWord>(
+    xtf: &A,
+    block: usize,
+    mut set_next: impl FnMut(usize),
+) -> bool {
+    // Relaxed: the CAS validates the snapshot.
+    let mut tf = xtf.load(Ordering::Relaxed);
+    loop {
+        let delayed = tf & DELAYED_MASK;
+        let (tfx, use_delayed) = if delayed == Delayed::UseDelayedFree as usize {
+            (
+                (tf & !DELAYED_MASK) | Delayed::DelayedFreeing as usize,
+                true,
+            )
+        } else {
+            set_next(tf & !DELAYED_MASK);
+            (block | delayed, false)
+        };
+        // Release: the owner's acquiring take must see the link word we wrote. Acquire:
+        // a freer that finds `UseDelayedFree` then sees the owner's writes before it
+        // set that state (the heap pointer it is about to use).
+        match xtf.compare_exchange_weak(tf, tfx, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(_) => return use_delayed,
+            Err(cur) => tf = cur,
+        }
+    }
+}
+
+/// The end of a delayed free (after `tf_push` returned true and the block is on the
+/// heap's list): back to `NoDelayedFree`, so later remote frees go to the page's list.
+#[inline]
+pub(crate) fn tf_delayed_done<A: AtomicWord>(xtf: &A) {
+    // Relaxed: the CAS validates.
+    let mut tf = xtf.load(Ordering::Relaxed);
+    loop {
+        let tfx = (tf & !DELAYED_MASK) | Delayed::NoDelayedFree as usize;
+        // Release: the owner waiting in `use_delayed_free` (acquiring load) sees our push
+        // on the heap's list completed before it lets the heap go.
+        match xtf.compare_exchange_weak(tf, tfx, Ordering::AcqRel, Ordering::Relaxed) {
+            Ok(_) => return,
+            Err(cur) => tf = cur,
+        }
+    }
+}
+
+/// The owner's take of the whole thread-free list, keeping the delayed state: the head
+/// (its links are readable now), or 0 if the list was empty.
+#[inline]
+pub(crate) fn tf_take<A: AtomicWord>(xtf: &A) -> usize {
+    // Relaxed: the CAS below validates the snapshot.
+    let mut tf = xtf.load(Ordering::Relaxed);
+    loop {
+        let head = tf & !DELAYED_MASK;
+        if head == 0 {
+            return 0;
+        }
+        // Acquire: we must see the link words the remote freers wrote before pushing.
+        match xtf.compare_exchange_weak(tf, tf & DELAYED_MASK, Ordering::AcqRel, Ordering::Relaxed)
+        {
+            Ok(_) => return head,
+            Err(cur) => tf = cur,
+        }
+    }
+}
+
+/// Change the delayed-free state on a thread-free word (see `use_delayed_free`).
+pub(crate) fn tf_use_delayed<A: AtomicWord>(xtf: &A, delay: Delayed, override_never: bool) -> bool {
+    let mut yields = 0;
+    loop {
+        // Acquire: pairs with the release of a remote freer finishing its delayed push.
+        let tf = xtf.load(Ordering::Acquire);
+        let old = tf_delayed(tf);
+        if old == Delayed::DelayedFreeing {
+            if yields >= 4 && delay == Delayed::UseDelayedFree {
+                return false;
+            }
+            yields += 1;
+            A::yield_now();
+            continue;
+        }
+        if old == delay || (!override_never && old == Delayed::NeverDelayedFree) {
+            return true;
+        }
+        let tfx = tf_make(tf_block(tf), delay);
+        // Release: publish our page state changes with the new delayed state.
+        if xtf
+            .compare_exchange_weak(tf, tfx, Ordering::AcqRel, Ordering::Relaxed)
+            .is_ok()
+        {
+            return true;
+        }
+    }
+}
+
 // --- collecting the free lists ----------------------------------------------------------
 
 /// Take the whole thread-free list (keeping the delayed state) and move it to
@@ -491,25 +601,10 @@ unsafe fn extend_free_secure(
 /// # Safety
 /// `page` must be owned by the calling thread.
 unsafe fn thread_free_collect(page: *mut Page) {
-    // Relaxed: the CAS below validates the snapshot.
-    let mut tf = (*page).xthread_free.load(Ordering::Relaxed);
-    let head = loop {
-        let head = tf_block(tf);
-        if head.is_null() {
-            return;
-        }
-        let tfx = tf_make(ptr::null_mut(), tf_delayed(tf));
-        // Acquire: we must see the link words the remote freers wrote before pushing.
-        match (*page).xthread_free.compare_exchange_weak(
-            tf,
-            tfx,
-            Ordering::AcqRel,
-            Ordering::Relaxed,
-        ) {
-            Ok(_) => break head,
-            Err(cur) => tf = cur,
-        }
-    };
+    let head = tf_take(&(*page).xthread_free) as *mut Block;
+    if head.is_null() {
+        return;
+    }
     // Find the tail and count, bounded by the capacity (a longer list is corrupt).
     let max_count = (*page).capacity;
     let mut count = 1u32;
@@ -571,32 +666,7 @@ pub unsafe fn free_collect(page: *mut Page, force: bool) {
 /// # Safety
 /// `page` must be a live page.
 pub unsafe fn use_delayed_free(page: *mut Page, delay: Delayed, override_never: bool) -> bool {
-    let mut yields = 0;
-    loop {
-        // Acquire: pairs with the release of a remote freer finishing its delayed push.
-        let tf = (*page).xthread_free.load(Ordering::Acquire);
-        let old = tf_delayed(tf);
-        if old == Delayed::DelayedFreeing {
-            if yields >= 4 && delay == Delayed::UseDelayedFree {
-                return false;
-            }
-            yields += 1;
-            crate::sync::yield_now();
-            continue;
-        }
-        if old == delay || (!override_never && old == Delayed::NeverDelayedFree) {
-            return true;
-        }
-        let tfx = tf_make(tf_block(tf), delay);
-        // Release: publish our page state changes with the new delayed state.
-        if (*page)
-            .xthread_free
-            .compare_exchange_weak(tf, tfx, Ordering::AcqRel, Ordering::Relaxed)
-            .is_ok()
-        {
-            return true;
-        }
-    }
+    tf_use_delayed(&(*page).xthread_free, delay, override_never)
 }
 
 // --- full pages, retirement, freeing ------------------------------------------------------

@@ -1,8 +1,27 @@
 //! Raw OS primitives for Linux: the only module that makes memory system calls. Nothing
 //! here allocates; failures are returned as `errno` values for the `os` layer to report.
 
+#[cfg(feature = "fault_injection")]
+use crate::fault::Point;
 use crate::sync::{AtomicUsize, Ordering};
 use core::ptr;
+
+/// Whether the test build's fault injection (`crate::fault`, feature `fault_injection`)
+/// makes this call at `$point` on `$size` bytes fail. Without the feature it is the
+/// constant `false` (and `$point` is not even compiled), so the check compiles to
+/// nothing.
+macro_rules! injected {
+    ($point:expr, $size:expr) => {{
+        #[cfg(feature = "fault_injection")]
+        let fail = crate::fault::should_fail($point, $size);
+        #[cfg(not(feature = "fault_injection"))]
+        let fail = {
+            let _ = $size;
+            false
+        };
+        fail
+    }};
+}
 
 /// OS page size, read once with `sysconf` (never assumed to be 4 KiB).
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
@@ -106,6 +125,10 @@ pub fn mmap(hint: *mut u8, size: usize, commit: bool) -> *mut u8 {
     } else {
         libc::PROT_NONE
     };
+    if injected!(Point::Mmap, size) {
+        crate::types::set_errno(libc::ENOMEM);
+        return ptr::null_mut();
+    }
     let mut flags = libc::MAP_PRIVATE | libc::MAP_ANONYMOUS;
     if has_overcommit() || !commit {
         flags |= libc::MAP_NORESERVE;
@@ -147,6 +170,9 @@ fn errno_preserved(f: impl FnOnce() -> i32) -> i32 {
 /// # Safety
 /// The range must be owned, page aligned, and hold no live data.
 pub unsafe fn decommit(p: *mut u8, size: usize) -> i32 {
+    if injected!(Point::Purge, size) {
+        return libc::ENOMEM;
+    }
     // SAFETY: per the contract.
     errno_preserved(|| unsafe { libc::madvise(p.cast(), size, libc::MADV_DONTNEED) })
 }
@@ -159,6 +185,9 @@ static RESET_ADVICE: AtomicUsize = AtomicUsize::new(libc::MADV_FREE as usize);
 /// # Safety
 /// The range must be owned, page aligned, and hold no live data.
 pub unsafe fn reset(p: *mut u8, size: usize) -> i32 {
+    if injected!(Point::Purge, size) {
+        return libc::ENOMEM;
+    }
     loop {
         // Relaxed: a sticky hint; any value read is a valid advice.
         let advice = RESET_ADVICE.load(Ordering::Relaxed) as i32;
@@ -183,6 +212,16 @@ pub unsafe fn reset(p: *mut u8, size: usize) -> i32 {
 /// # Safety
 /// The range must be an owned, page-aligned part of a mapping.
 pub unsafe fn protect(p: *mut u8, size: usize, accessible: bool) -> i32 {
+    if injected!(
+        if accessible {
+            Point::Commit
+        } else {
+            Point::Protect
+        },
+        size
+    ) {
+        return libc::ENOMEM;
+    }
     let prot = if accessible {
         libc::PROT_READ | libc::PROT_WRITE
     } else {

@@ -779,11 +779,16 @@ unsafe fn segment_free(seg: *mut Segment, _force: bool, tld: *mut Tld) {
         // with `PROT_NONE` (parts already read-write cost nothing).
         let ps = prim::page_size();
         let guard = (*seg).segment_info_slices * SEGMENT_SLICE_SIZE - ps;
-        os::protect_guard(
+        if !os::protect_guard(
             (seg as *mut u8).add(guard),
             (*seg).segment_size - guard,
             false,
-        );
+        ) {
+            // Part of it stays inaccessible: its arena must commit it again before the
+            // next segment there uses it (found by fault injection: the next user
+            // faulted).
+            arena::forget_committed(&(*seg).memid);
+        }
     }
     let memid = (*seg).memid;
     let size = (*seg).segment_size;

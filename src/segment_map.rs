@@ -11,7 +11,7 @@
 //!   empty address space.
 
 use crate::segment::Segment;
-use crate::sync::{AtomicUsize, Ordering};
+use crate::sync::{AtomicUsize, AtomicWord, Ordering};
 use crate::types::*;
 
 /// Address space covered: 128 TiB (the x86-64 user half).
@@ -119,12 +119,32 @@ static ABANDONED_L2: [AtomicUsize; L2_WORDS] = [const { AtomicUsize::new(0) }; L
 /// and decremented after one is cleared, so it never underflows.
 static ABANDONED_COUNT: AtomicUsize = AtomicUsize::new(0);
 
+/// The levels and the counter of an abandoned map. The allocator has one, the statics
+/// above (`levels()`); the loom model (`crate::models`) runs the same code on small maps
+/// of loom atomics. `l1` has a bit per word of `l0`, `l2` a bit per word of `l1`.
+pub(crate) struct Levels<'a, A> {
+    pub l0: &'a [A],
+    pub l1: &'a [A],
+    pub l2: &'a [A],
+    pub count: &'a A,
+}
+
+/// The allocator's abandoned map.
+#[inline(always)]
+fn levels() -> Levels<'static, AtomicUsize> {
+    Levels {
+        l0: &ABANDONED,
+        l1: &ABANDONED_L1,
+        l2: &ABANDONED_L2,
+        count: &ABANDONED_COUNT,
+    }
+}
+
 /// Number of abandoned segments not claimed right now (a hint: it can be a moment ahead
 /// of the map).
 #[inline]
 pub fn abandoned_count() -> usize {
-    // Relaxed: a heuristic (how hard to look) and an early exit; the map is the truth.
-    ABANDONED_COUNT.load(Ordering::Relaxed)
+    levels().count()
 }
 
 /// Mark `seg` abandoned: from now on any thread may claim it. Returns false if `seg`
@@ -138,32 +158,52 @@ pub unsafe fn mark_abandoned(seg: *const Segment) -> bool {
     let Some((w, b)) = index(seg as usize) else {
         return false;
     };
-    // Relaxed: a counter (see `ABANDONED_COUNT`).
-    ABANDONED_COUNT.fetch_add(1, Ordering::Relaxed);
-    // AcqRel: releases the segment to its claimer (see the module note).
-    let prev = ABANDONED[w].fetch_or(1 << b, Ordering::AcqRel);
-    debug_assert!(prev & (1 << b) == 0, "segment abandoned twice");
-    // AcqRel: see `tidy`.
-    ABANDONED_L1[w / BITS].fetch_or(1 << (w % BITS), Ordering::AcqRel);
-    ABANDONED_L2[w / (BITS * BITS)].fetch_or(1 << ((w / BITS) % BITS), Ordering::AcqRel);
+    levels().mark(w * BITS + b);
     true
 }
 
-/// Claim a chunk's bit; true if this call cleared it (the caller owns the segment).
+impl<A: AtomicWord> Levels<'_, A> {
+    /// See `abandoned_count`.
+    #[inline]
+    pub fn count(&self) -> usize {
+        // Relaxed: a heuristic (how hard to look) and an early exit; the map is the truth.
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Set a chunk's bit and the summary bits above it (see `mark_abandoned`).
+    pub fn mark(&self, chunk: usize) {
+        let (w, b) = (chunk / BITS, chunk % BITS);
+        // Relaxed: a counter (see `ABANDONED_COUNT`).
+        self.count.fetch_add(1, Ordering::Relaxed);
+        // AcqRel: releases the segment to its claimer (see the module note).
+        let prev = self.l0[w].fetch_or(1 << b, Ordering::AcqRel);
+        debug_assert!(prev & (1 << b) == 0, "segment abandoned twice");
+        // AcqRel: see `tidy`.
+        self.l1[w / BITS].fetch_or(1 << (w % BITS), Ordering::AcqRel);
+        self.l2[w / (BITS * BITS)].fetch_or(1 << ((w / BITS) % BITS), Ordering::AcqRel);
+    }
+
+    /// Claim a chunk's bit; true if this call cleared it (the caller owns the segment).
+    pub fn claim_chunk(&self, chunk: usize) -> bool {
+        let (w, b) = (chunk / BITS, chunk % BITS);
+        // Relaxed pre-check: a segment that is not abandoned costs no RMW.
+        if self.l0[w].load(Ordering::Relaxed) & (1 << b) == 0 {
+            return false;
+        }
+        // AcqRel: acquires the abandoning thread's writes to the segment (module note).
+        let prev = self.l0[w].fetch_and(!(1 << b), Ordering::AcqRel);
+        if prev & (1 << b) == 0 {
+            return false;
+        }
+        // Relaxed: a counter.
+        self.count.fetch_sub(1, Ordering::Relaxed);
+        true
+    }
+}
+
+/// Claim a chunk's bit of the allocator's map.
 fn claim_chunk(chunk: usize) -> bool {
-    let (w, b) = (chunk / BITS, chunk % BITS);
-    // Relaxed pre-check: a segment that is not abandoned costs no RMW.
-    if ABANDONED[w].load(Ordering::Relaxed) & (1 << b) == 0 {
-        return false;
-    }
-    // AcqRel: acquires the abandoning thread's writes to the segment (module note).
-    let prev = ABANDONED[w].fetch_and(!(1 << b), Ordering::AcqRel);
-    if prev & (1 << b) == 0 {
-        return false;
-    }
-    // Relaxed: a counter.
-    ABANDONED_COUNT.fetch_sub(1, Ordering::Relaxed);
-    true
+    levels().claim_chunk(chunk)
 }
 
 /// Claim a specific abandoned segment (a free into it): true if the caller now owns it,
@@ -199,7 +239,12 @@ impl AbandonedCursor {
     /// A search starting at a chunk chosen by `seed` (a random number, so that threads
     /// searching at the same time spread over different segments).
     pub fn new(seed: usize) -> AbandonedCursor {
-        let start = seed % CHUNKS;
+        Self::new_in(seed, CHUNKS)
+    }
+
+    /// A search of a map of `chunks` chunks (see `claim_next_in`).
+    pub(crate) fn new_in(seed: usize, chunks: usize) -> AbandonedCursor {
+        let start = seed % chunks;
         AbandonedCursor {
             start,
             next: start,
@@ -210,22 +255,34 @@ impl AbandonedCursor {
     /// Claim the next abandoned segment; null when the whole map has been searched.
     /// The claimed segment keeps `thread_id` 0 until the caller sets it.
     pub fn claim_next(&mut self) -> *mut Segment {
-        if abandoned_count() == 0 {
-            return core::ptr::null_mut();
+        match self.claim_next_in(&levels(), CHUNKS) {
+            Some(chunk) => (chunk * SEGMENT_SIZE) as *mut Segment,
+            None => core::ptr::null_mut(),
+        }
+    }
+
+    /// `claim_next` on a map of `chunks` chunks: the chunk claimed.
+    pub(crate) fn claim_next_in<A: AtomicWord>(
+        &mut self,
+        map: &Levels<'_, A>,
+        chunks: usize,
+    ) -> Option<usize> {
+        if map.count() == 0 {
+            return None;
         }
         loop {
-            let end = if self.wrapped { self.start } else { CHUNKS };
-            match find_set(self.next, end) {
+            let end = if self.wrapped { self.start } else { chunks };
+            match map.find_set(self.next, end) {
                 Some(chunk) => {
                     self.next = chunk + 1;
-                    if claim_chunk(chunk) {
-                        return (chunk * SEGMENT_SIZE) as *mut Segment;
+                    if map.claim_chunk(chunk) {
+                        return Some(chunk);
                     }
                 }
                 None => {
                     if self.wrapped {
                         self.next = self.start;
-                        return core::ptr::null_mut();
+                        return None;
                     }
                     self.wrapped = true;
                     self.next = 0;
@@ -235,58 +292,59 @@ impl AbandonedCursor {
     }
 }
 
-/// The first chunk in `from..end` whose abandoned bit is set (a snapshot).
-fn find_set(from: usize, end: usize) -> Option<usize> {
-    let mut chunk = from;
-    while chunk < end {
-        let w = chunk / BITS;
-        // Relaxed: a snapshot; the claim validates it.
-        let bits = ABANDONED[w].load(Ordering::Relaxed) & (!0usize << (chunk % BITS));
-        if bits != 0 {
-            let found = w * BITS + bits.trailing_zeros() as usize;
-            return (found < end).then_some(found);
+impl<A: AtomicWord> Levels<'_, A> {
+    /// The first chunk in `from..end` whose abandoned bit is set (a snapshot).
+    pub fn find_set(&self, from: usize, end: usize) -> Option<usize> {
+        let mut chunk = from;
+        while chunk < end {
+            let w = chunk / BITS;
+            // Relaxed: a snapshot; the claim validates it.
+            let bits = self.l0[w].load(Ordering::Relaxed) & (!0usize << (chunk % BITS));
+            if bits != 0 {
+                let found = w * BITS + bits.trailing_zeros() as usize;
+                return (found < end).then_some(found);
+            }
+            // The next level-0 word that may have bits.
+            chunk = self.find_summary(1, w + 1, end.div_ceil(BITS))? * BITS;
         }
-        // The next level-0 word that may have bits.
-        chunk = find_summary(&ABANDONED_L1, &ABANDONED, w + 1, end.div_ceil(BITS), 1)? * BITS;
+        None
     }
-    None
-}
 
-/// The first word index `i` in `from..end` of the level below `summary` whose summary
-/// bit is set and whose word is not empty (clearing stale summary bits on the way).
-/// `level` is 1 or 2 (the level of `summary`).
-fn find_summary(
-    summary: &[AtomicUsize],
-    below: &[AtomicUsize],
-    from: usize,
-    end: usize,
-    level: u32,
-) -> Option<usize> {
-    let mut i = from;
-    while i < end {
-        let sw = i / BITS;
-        // Relaxed: a snapshot (see `tidy` for why a stale bit is harmless).
-        let bits = summary[sw].load(Ordering::Relaxed) & (!0usize << (i % BITS));
-        if bits == 0 {
-            // The next summary word that may have bits.
-            i = if level == 1 {
-                find_summary(&ABANDONED_L2, &ABANDONED_L1, sw + 1, end.div_ceil(BITS), 2)? * BITS
-            } else {
-                (sw + 1) * BITS
-            };
-            continue;
+    /// The first word index `i` in `from..end` of the level below summary level `level`
+    /// (1 or 2) whose summary bit is set and whose word is not empty (clearing stale
+    /// summary bits on the way).
+    fn find_summary(&self, level: u32, from: usize, end: usize) -> Option<usize> {
+        let (summary, below) = if level == 1 {
+            (self.l1, self.l0)
+        } else {
+            (self.l2, self.l1)
+        };
+        let mut i = from;
+        while i < end {
+            let sw = i / BITS;
+            // Relaxed: a snapshot (see `tidy` for why a stale bit is harmless).
+            let bits = summary[sw].load(Ordering::Relaxed) & (!0usize << (i % BITS));
+            if bits == 0 {
+                // The next summary word that may have bits.
+                i = if level == 1 {
+                    self.find_summary(2, sw + 1, end.div_ceil(BITS))? * BITS
+                } else {
+                    (sw + 1) * BITS
+                };
+                continue;
+            }
+            let j = sw * BITS + bits.trailing_zeros() as usize;
+            if j >= end {
+                return None;
+            }
+            // Relaxed: as above.
+            if below[j].load(Ordering::Relaxed) != 0 || tidy(&summary[sw], &below[j], j % BITS) {
+                return Some(j);
+            }
+            i = j + 1;
         }
-        let j = sw * BITS + bits.trailing_zeros() as usize;
-        if j >= end {
-            return None;
-        }
-        // Relaxed: as above.
-        if below[j].load(Ordering::Relaxed) != 0 || tidy(&summary[sw], &below[j], j % BITS) {
-            return Some(j);
-        }
-        i = j + 1;
+        None
     }
-    None
 }
 
 /// A summary bit was found set over an empty word: clear it. Returns true if the word
@@ -298,7 +356,7 @@ fn find_summary(
 /// happens-before our re-read and we see it and set the summary bit again; otherwise its
 /// RMW comes after our clear and sets the summary bit itself. Either way a set word bit
 /// keeps its summary bit.
-fn tidy(summary: &AtomicUsize, word: &AtomicUsize, bit: usize) -> bool {
+fn tidy<A: AtomicWord>(summary: &A, word: &A, bit: usize) -> bool {
     // AcqRel: see above.
     summary.fetch_and(!(1 << bit), Ordering::AcqRel);
     // Acquire: see above.

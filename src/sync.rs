@@ -10,6 +10,71 @@ pub use core::sync::atomic::{
 
 use core::cell::UnsafeCell;
 
+/// A word-sized atomic as the lock-free protocols use it (the thread-free list and
+/// delayed-free states of a page, a heap's delayed list, the arena bitmaps, the
+/// abandoned map). The protocol code is generic over it: the allocator instantiates it
+/// with `AtomicUsize` (the same machine code as calling the atomic directly), and under
+/// `--cfg loom` the models in `crate::models` instantiate the very same functions with
+/// loom's checked atomic, so the model checker explores the code that ships.
+pub trait AtomicWord {
+    fn load(&self, order: Ordering) -> usize;
+    fn swap(&self, val: usize, order: Ordering) -> usize;
+    fn compare_exchange_weak(
+        &self,
+        current: usize,
+        new: usize,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<usize, usize>;
+    fn fetch_or(&self, val: usize, order: Ordering) -> usize;
+    fn fetch_and(&self, val: usize, order: Ordering) -> usize;
+    fn fetch_add(&self, val: usize, order: Ordering) -> usize;
+    fn fetch_sub(&self, val: usize, order: Ordering) -> usize;
+    /// Let another thread run while waiting for one (a spin loop's back-off).
+    fn yield_now();
+}
+
+macro_rules! impl_atomic_word {
+    ($t:ty, $yield:expr) => {
+        impl_atomic_word!($t, $yield, swap fetch_or fetch_and fetch_add fetch_sub);
+    };
+    ($t:ty, $yield:expr, $($rmw:ident)*) => {
+        impl AtomicWord for $t {
+            #[inline(always)]
+            fn load(&self, order: Ordering) -> usize {
+                <$t>::load(self, order)
+            }
+            #[inline(always)]
+            fn compare_exchange_weak(
+                &self,
+                current: usize,
+                new: usize,
+                success: Ordering,
+                failure: Ordering,
+            ) -> Result<usize, usize> {
+                <$t>::compare_exchange_weak(self, current, new, success, failure)
+            }
+            // the read-modify-writes that take a value: each is the type's own
+            $(
+                #[inline(always)]
+                fn $rmw(&self, val: usize, order: Ordering) -> usize {
+                    <$t>::$rmw(self, val, order)
+                }
+            )*
+            #[inline(always)]
+            fn yield_now() {
+                $yield
+            }
+        }
+    };
+}
+
+impl_atomic_word!(AtomicUsize, yield_now());
+// The models' atomic: every operation is a point where loom may switch threads, and
+// loads may return any value the memory model allows.
+#[cfg(all(test, loom))]
+impl_atomic_word!(loom::sync::atomic::AtomicUsize, loom::thread::yield_now());
+
 /// A `static` that the allocator mutates under its own protocol (thread ownership or an
 /// explicit lock). `Sync` is asserted because every access site documents why it is
 /// exclusive.
