@@ -1,6 +1,7 @@
 #!/bin/sh
 # test.sh -- the whole test suite: the README's test command (and what CI runs).
 #
+#   0. bin/check-layers.py: the layer table of src/lib.rs against the imports;
 #   1. cargo test: the unit, integration and doc tests of the workspace, then of the core
 #      in the secure (level 4) configuration; the fault-injection tests in the release,
 #      secure and debug configurations and the regression tests in the debug one; the
@@ -33,6 +34,9 @@ cd "$root"
 jobs=${MI_JOBS:-2}
 variants=${MI_TEST_VARIANTS:-release debug secure secure-debug secure1 secure3 asan valgrind}
 export CARGO_BUILD_JOBS="$jobs"
+
+echo "==> layers (bin/check-layers.py: the table in src/lib.rs against the imports)"
+python3 bin/check-layers.py
 
 if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
   echo "==> cargo test --workspace"

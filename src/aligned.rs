@@ -127,7 +127,7 @@ unsafe fn overalloc(
                 ptr::write_bytes(p.add(old_req), 0, (bsize - old_req).min(16));
             }
             let req = (adjust + size).min(bsize);
-            alloc::write_padding(page, p as *mut Block, req, true);
+            crate::padding::write_padding(page, p as *mut Block, req, true);
             if crate::track::ENABLED {
                 crate::track::resize(p, old_req, req);
                 crate::track::mem_noaccess(p.add(req), (*page).block_size - req);

@@ -95,6 +95,28 @@ impl Heap {
 /// the slow path, which sets the thread up. Never written.
 pub static HEAP_EMPTY: Racy<Heap> = Racy::new(Heap::empty());
 
+// The thread-local slot of the default heap that `sync::tls_heap_get`/`tls_heap_set`
+// read and write (initial-exec TLS on x86_64 Linux, see `sync`): 8 bytes of `.tdata`
+// whose initial value, in every thread, is the address of `HEAP_EMPTY`. It is defined
+// here rather than in `sync` because its initial value is a heap.
+#[cfg(all(
+    target_arch = "x86_64",
+    target_os = "linux",
+    not(feature = "local_dynamic_tls")
+))]
+core::arch::global_asm!(
+    ".pushsection .tdata._mi_rs_heap_default,\"awT\",@progbits",
+    ".p2align 3",
+    ".globl _mi_rs_heap_default",
+    ".hidden _mi_rs_heap_default",
+    ".type _mi_rs_heap_default,@object",
+    ".size _mi_rs_heap_default,8",
+    "_mi_rs_heap_default:",
+    ".quad {empty}",
+    ".popsection",
+    empty = sym HEAP_EMPTY,
+);
+
 /// Put `heap` in the empty state in place. A `Heap` is some 3 KiB: built on the stack
 /// first (as `ptr::write(heap, Heap::empty())` does), it would touch stack pages that a
 /// new thread has never used, and each costs a page fault (glibc gives its cached thread
@@ -149,13 +171,6 @@ pub unsafe fn tld_stats<'a>(heap: *mut Heap) -> &'a Stats {
 #[inline]
 pub unsafe fn random_next(heap: *mut Heap) -> u64 {
     (*heap).random.next()
-}
-
-/// The main heap's cookie, mixed into segment cookies.
-pub fn main_cookie() -> usize {
-    // SAFETY: the cookie is written once during main-heap initialisation, before any
-    // segment exists; reads race only with that single write.
-    unsafe { (*crate::init::HEAP_MAIN.get()).cookie }
 }
 
 /// Initialise a heap for the calling thread and link it into `tld`'s heap list.
@@ -224,6 +239,10 @@ unsafe fn init_fields(
         // no need to run the generator for them.
         (*heap).cookie = crate::random::shuffle(heap as u64 ^ thread_id() as u64) as usize | 1;
         (*heap).keys = [0, 0];
+    }
+    if is_main {
+        // The main heap keys the process's segment cookies.
+        crate::segment_map::set_segment_key((*heap).cookie);
     }
     (*heap).next = (*tld).heaps;
     (*tld).heaps = heap;

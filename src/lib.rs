@@ -68,21 +68,22 @@
 //! frees with one CAS, abandonment and reclaim of the segments of dead threads, and
 //! delayed purging of unused memory (`doc/design.md`).
 //!
-//! Layers, each using only those below it:
+//! Layers, bottom up; a module uses only modules of its own layer and the layers below
+//! (`bin/check-layers.py` checks it; the few exceptions, each with its reason, are in
+//! `bin/layers-allowed.txt`):
 //!
 //! ```text
-//!  sync, prim            atomics, thread-locals, raw OS calls
-//!  options, output,      configuration, messages, counters, randomness
-//!  stats, random
-//!  os                    OS memory policy: aligned mapping, commit, purge
-//!  bitmap, arena         claimable 32 MiB blocks of reserved memory
-//!  segment, segment_map  segments of slices, span queues, abandonment
-//!  page, page_queue      pages of blocks, free lists, queues per size class
-//!  heap, init            heaps, thread-local data, process and thread start-up
-//!  alloc, free, aligned  the allocation API
-//!  posix, global, api,   POSIX-named wrappers, the Rust `GlobalAlloc`, the Rust API
-//!  allocator_api         (`Heap`, arenas, statistics) and its `Allocator` traits
-//!  capi, overrides       the C ABI (feature `capi`) and the standard names (`override`)
+//!  sync, prim, types, track, fault   atomics, thread-locals, raw OS calls, constants
+//!  options, output, stats, random    configuration, messages, counters, randomness
+//!  os                                OS memory policy: aligned mapping, commit, purge
+//!  bitmap, arena                     claimable 32 MiB blocks of reserved memory
+//!  segment_map, segment              segments of slices, span queues, abandonment
+//!  page_queue, page                  pages of blocks, free lists, queues per size class
+//!  heap, init                        heaps, thread-local data, start-up and shut-down
+//!  padding, free, alloc, aligned     the allocation API (padding: trailer and fill)
+//!  posix, global, api,               POSIX-named wrappers, the Rust `GlobalAlloc`, the
+//!  allocator_api                     Rust API (`Heap`, arenas, statistics), its traits
+//!  capi, overrides                   the C ABI (feature `capi`), the standard names
 //! ```
 //!
 //! Only [`options`] and the items at the crate root are public; the C ABI is built by
@@ -113,6 +114,7 @@ pub(crate) mod init;
 pub mod options;
 pub(crate) mod os;
 pub(crate) mod output;
+pub(crate) mod padding;
 pub(crate) mod page;
 pub(crate) mod page_queue;
 pub(crate) mod posix;

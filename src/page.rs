@@ -878,7 +878,12 @@ unsafe fn large_huge_alloc(heap: *mut Heap, size: usize, page_alignment: usize) 
     page
 }
 
-unsafe fn find_page(heap: *mut Heap, size: usize, huge_alignment: usize) -> *mut Page {
+/// A page of `heap` with a free block for `size` (with padding; `usize::MAX` for an
+/// impossible size), made if need be; null when out of memory.
+///
+/// # Safety
+/// `heap` must be the calling thread's initialised heap.
+pub(crate) unsafe fn find_page(heap: *mut Heap, size: usize, huge_alignment: usize) -> *mut Page {
     let req_size = if size == usize::MAX {
         size
     } else {
@@ -896,65 +901,6 @@ unsafe fn find_page(heap: *mut Heap, size: usize, huge_alignment: usize) -> *mut
         large_huge_alloc(heap, size, huge_alignment)
     } else {
         find_free_page(heap, size)
-    }
-}
-
-/// The allocation slow path: initialise the thread if needed, run deferred work, find
-/// or make a page with a free block, and allocate from it. `size` includes padding.
-/// Sets errno to ENOMEM and returns null on failure.
-///
-/// # Safety
-/// `heap` must be the calling thread's heap (or the empty heap).
-#[cold]
-#[inline(never)]
-pub unsafe fn malloc_generic(
-    heap: *mut Heap,
-    size: usize,
-    zero: bool,
-    huge_alignment: usize,
-) -> *mut u8 {
-    let mut heap = heap;
-    if !crate::heap::is_initialized(heap) {
-        heap = crate::init::heap_get_default();
-        if !crate::heap::is_initialized(heap) {
-            set_errno(ENOMEM);
-            return ptr::null_mut();
-        }
-    }
-    crate::heap::deferred_free(heap, false);
-    crate::heap::delayed_free_partial(heap);
-
-    let mut page = find_page(heap, size, huge_alignment);
-    if page.is_null() {
-        // Free what we can and try once more.
-        crate::heap::collect(heap, true);
-        page = find_page(heap, size, huge_alignment);
-    }
-    if page.is_null() {
-        let req_size = size.saturating_sub(PADDING_SIZE);
-        crate::mi_error!(ENOMEM, "unable to allocate memory ({} bytes)", req_size);
-        set_errno(ENOMEM);
-        return ptr::null_mut();
-    }
-    debug_assert!((*page).immediate_available());
-    if zero && (*page).is_huge {
-        // Huge blocks may be only partly dirty: zero after allocating, skipping the
-        // memory that is known to be fresh.
-        let p = crate::alloc::page_malloc(heap, page, size, false);
-        if !(*page).is_zero_init {
-            // Only what the caller may use: in padding builds the trailer follows.
-            let n = if PADDING {
-                size - PADDING_SIZE
-            } else {
-                (*page).usable_block_size()
-            };
-            ptr::write_bytes(p, 0, n);
-        } else {
-            (*(p as *mut Block)).next = 0;
-        }
-        p
-    } else {
-        crate::alloc::page_malloc(heap, page, size, zero)
     }
 }
 

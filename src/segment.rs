@@ -665,7 +665,7 @@ unsafe fn segment_alloc(
         SegmentKind::Huge
     };
     (*seg).slice_entries = (*seg).segment_slices.min(SLICES_PER_SEGMENT);
-    (*seg).cookie = seg as usize ^ crate::heap::main_cookie();
+    (*seg).cookie = seg as usize ^ crate::segment_map::segment_key();
     (*seg).purge_expire = 0;
     (*seg).purge_mask = [0; 8];
     (*seg).noaccess_mask = [0; 8];

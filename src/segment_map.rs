@@ -88,8 +88,27 @@ pub fn is_live_segment(seg: *const Segment) -> bool {
     let addr = seg as usize;
     // SAFETY: the map says `seg` starts a chunk of a live segment, so its first bytes
     // are mapped (a header, or block memory of a huge segment, whose cookie fails).
-    is_registered(addr)
-        && unsafe { (*(addr as *const Segment)).cookie } == addr ^ crate::heap::main_cookie()
+    is_registered(addr) && unsafe { (*(addr as *const Segment)).cookie } == addr ^ segment_key()
+}
+
+/// The process's key for segment cookies (a segment's cookie is its address XOR the
+/// key): the main heap's cookie, set when the main heap is initialised, before any
+/// segment exists.
+static SEGMENT_KEY: AtomicUsize = AtomicUsize::new(0);
+
+/// The key segment cookies are made with (see `SEGMENT_KEY`).
+#[inline(always)]
+pub fn segment_key() -> usize {
+    // Relaxed: written once, at the main heap's initialisation, before the first
+    // segment is made; every segment (and so every pointer that is checked against it)
+    // comes after, on the initialising thread or through a synchronising hand-over.
+    SEGMENT_KEY.load(Ordering::Relaxed)
+}
+
+/// Set the key for segment cookies (the main heap's initialisation only).
+pub fn set_segment_key(key: usize) {
+    // Relaxed: see `segment_key`.
+    SEGMENT_KEY.store(key, Ordering::Relaxed);
 }
 
 // --- the abandoned map ------------------------------------------------------------------

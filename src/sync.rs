@@ -151,18 +151,8 @@ pub fn thread_id() -> usize {
     not(feature = "local_dynamic_tls")
 ))]
 mod tls {
-    core::arch::global_asm!(
-        ".pushsection .tdata._mi_rs_heap_default,\"awT\",@progbits",
-        ".p2align 3",
-        ".globl _mi_rs_heap_default",
-        ".hidden _mi_rs_heap_default",
-        ".type _mi_rs_heap_default,@object",
-        ".size _mi_rs_heap_default,8",
-        "_mi_rs_heap_default:",
-        ".quad {empty}",
-        ".popsection",
-        empty = sym crate::heap::HEAP_EMPTY,
-    );
+    // The slot itself, `_mi_rs_heap_default`, is defined next to the empty heap it
+    // starts out pointing at (`heap::HEAP_EMPTY`); here it is only named.
 
     /// The slot starts out holding the empty heap's address, never 0.
     pub const STARTS_AT_EMPTY_HEAP: bool = true;
