@@ -591,8 +591,8 @@ impl From<stats::StatCountValues> for Counter {
 }
 
 /// The process's allocation statistics, as `mi_stats_print` shows them, readable
-/// from Rust. Which counters are kept in release builds is described in
-/// `doc/stats.md`: memory, segments, pages, threads and system calls are.
+/// from Rust. Release builds keep all of these counters up to date too (unlike C
+/// mimalloc 2.1.7's, see `doc/stats.md`).
 ///
 /// ```
 /// let v = vec![0u8; 1 << 20];
