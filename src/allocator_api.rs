@@ -39,28 +39,21 @@ fn slice(p: *mut u8, layout: Layout) -> Option<NonNull<[u8]>> {
     NonNull::new(p).map(|p| NonNull::slice_from_raw_parts(p, layout.size()))
 }
 
-/// Move the block at `p` (allocated with `old`) to a block for `new`, or resize it in
-/// place; `zero` zeroes the bytes past the old size.
+/// Resize the block at `p` (allocated with `old`) for `new`, in place when it can;
+/// `zero` zeroes the bytes past the old size. `realloc_layout` moves the block when
+/// its address does not have `new`'s alignment.
 ///
 /// # Safety
 /// As `Allocator::grow`/`shrink`: `p` is live, allocated by mimalloc with `old`; the
 /// heap belongs to the calling thread.
 #[inline]
 unsafe fn resize(heap: &Heap, p: NonNull<u8>, old: Layout, new: Layout, zero: bool) -> *mut u8 {
-    let raw = heap.raw();
     // SAFETY: per the contract.
     unsafe {
-        let q = if new.align() == old.align() {
-            realloc_layout(raw, p.as_ptr(), new.align(), new.size())
-        } else {
-            let q = alloc_layout(raw, new, false);
-            if !q.is_null() {
-                ptr::copy_nonoverlapping(p.as_ptr(), q, old.size().min(new.size()));
-                free_block::free(p.as_ptr());
-            }
-            q
-        };
+        let q = realloc_layout(heap.raw(), p.as_ptr(), new.align(), new.size());
         if zero && !q.is_null() && new.size() > old.size() {
+            // (not realloc's own zeroing: it starts at the old usable size, and the bytes
+            // between the old size and that are undefined)
             ptr::write_bytes(q.add(old.size()), 0, new.size() - old.size());
         }
         q

@@ -319,7 +319,7 @@ unsafe fn padded_size(page: *const Page, block: *const Block) -> usize {
     let bsize = (*page).usable_block_size();
     let pad_at = (block as *const u8).add(bsize);
     crate::track::link_open(pad_at);
-    let pad = ptr::read_unaligned(pad_at as *const crate::padding::Padding);
+    let pad = crate::padding::read_padding(block, bsize);
     crate::track::link_close(pad_at);
     bsize - (pad.delta as usize).min(bsize)
 }
@@ -476,8 +476,7 @@ unsafe fn list_contains(page: *const Page, mut list: *mut Block, elem: *const Bl
 #[inline(always)]
 unsafe fn padding_is_intact(page: *const Page, block: *const Block) -> bool {
     let bsize = (*page).usable_block_size();
-    let pad =
-        ptr::read_unaligned((block as *const u8).add(bsize) as *const crate::padding::Padding);
+    let pad = crate::padding::read_padding(block, bsize);
     // (branches: all three hold in a correct program, so they are predicted)
     pad.canary == crate::padding::padding_canary(page, block)
         && (pad.delta as usize) <= bsize
@@ -489,8 +488,7 @@ unsafe fn padding_is_intact(page: *const Page, block: *const Block) -> bool {
 #[inline(never)]
 unsafe fn report_overflow(page: *const Page, block: *const Block) {
     let bsize = (*page).usable_block_size();
-    let pad =
-        ptr::read_unaligned((block as *const u8).add(bsize) as *const crate::padding::Padding);
+    let pad = crate::padding::read_padding(block, bsize);
     let delta = pad.delta as usize;
     let mut after = bsize; // a damaged trailer: the write went past the usable size
     if pad.canary == crate::padding::padding_canary(page, block) && delta <= bsize {

@@ -1,6 +1,7 @@
 //! The Rust global allocator: `#[global_allocator] static GLOBAL: MiMalloc = MiMalloc;`.
 
-use crate::types::*;
+use crate::api::{alloc_layout, realloc_layout};
+use crate::init::get_default_heap;
 use core::alloc::{GlobalAlloc, Layout};
 
 /// mimalloc as the Rust global allocator: every `Box`, `Vec`, `String`, ... of the
@@ -27,47 +28,25 @@ pub struct MiMalloc;
 unsafe impl GlobalAlloc for MiMalloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.align() <= MAX_ALIGN_SIZE && layout.align() <= layout.size() {
-            crate::alloc::malloc(layout.size())
-        } else {
-            crate::posix::malloc_aligned(layout.size(), layout.align())
-        }
+        // SAFETY: the calling thread's default heap.
+        unsafe { alloc_layout(get_default_heap(), layout, false) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.align() <= MAX_ALIGN_SIZE && layout.align() <= layout.size() {
-            crate::alloc::zalloc(layout.size())
-        } else {
-            crate::aligned::heap_malloc_zero_aligned_at(
-                crate::init::get_default_heap(),
-                layout.size(),
-                layout.align(),
-                0,
-                true,
-            )
-        }
+        // SAFETY: as in `alloc`.
+        unsafe { alloc_layout(get_default_heap(), layout, true) }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
-        crate::free::free(ptr)
+        // SAFETY: the trait's contract: a live block of this allocator.
+        unsafe { crate::free::free(ptr) }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let heap = crate::init::get_default_heap();
-        if layout.align() <= MAX_ALIGN_SIZE && layout.align() <= new_size {
-            crate::alloc::heap_realloc_zero(heap, ptr, new_size, false)
-        } else {
-            crate::aligned::heap_realloc_zero_aligned_at(
-                heap,
-                ptr,
-                new_size,
-                layout.align(),
-                0,
-                false,
-            )
-        }
+        // SAFETY: the trait's contract; the calling thread's default heap.
+        unsafe { realloc_layout(get_default_heap(), ptr, layout.align(), new_size) }
     }
 }

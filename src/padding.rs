@@ -16,6 +16,15 @@ pub struct Padding {
     pub delta: u32,
 }
 
+/// The trailer of a block whose usable size is `bsize`.
+///
+/// # Safety
+/// `block` must be a block of a padding build with usable size `bsize`.
+#[inline(always)]
+pub unsafe fn read_padding(block: *const Block, bsize: usize) -> Padding {
+    ptr::read_unaligned((block as *const u8).add(bsize) as *const Padding)
+}
+
 #[inline]
 /// # Safety
 /// `page` must be a live page.
