@@ -5,8 +5,7 @@
 //! own.
 
 use crate::alloc;
-use crate::heap::Heap;
-use crate::page::{Block, Page};
+use crate::state::{Block, Heap, Page};
 use crate::types::*;
 use core::ptr;
 
@@ -64,7 +63,7 @@ unsafe fn malloc_zero_aligned_at_generic(
     // Naturally aligned: blocks up to 128 KiB are aligned to their (power-of-two part of
     // the) block size.
     if offset == 0 && alignment <= size && alignment <= MAX_ALIGN_GUARANTEE {
-        let bsize = crate::page_queue::good_size(size);
+        let bsize = crate::state::good_size(size);
         if alignment <= MAX_ALIGN_SIZE
             || (bsize <= MAX_ALIGN_GUARANTEE && bsize & (alignment - 1) == 0)
         {
@@ -113,8 +112,8 @@ unsafe fn overalloc(
     let adjust = if poffset == 0 { 0 } else { alignment - poffset };
     let aligned = p.add(adjust);
     if aligned != p {
-        let seg = crate::segment::ptr_segment(p);
-        let page = crate::segment::page_of(seg, p);
+        let seg = crate::state::ptr_segment(p);
+        let page = crate::state::page_of(seg, p);
         (*page).set_has_aligned(true);
         if PADDING {
             // Record the request relative to the block start so overflow checks work.

@@ -5,9 +5,9 @@
 //! size, and pops the page's free list; anything else (no free block, large size, first
 //! call of a thread) goes to `page::malloc_generic`.
 
-use crate::heap::Heap;
 use crate::padding::write_padding;
-use crate::page::{self, Block, Page};
+use crate::page;
+use crate::state::{Block, Heap, Page};
 use crate::types::*;
 use core::ptr;
 
@@ -102,11 +102,11 @@ unsafe fn page_malloc_finish(
         crate::track::mem_noaccess(p.add(req), (*page).block_size - req);
     }
     if DEBUG > 0 {
-        let stats = crate::heap::tld_stats(heap);
+        let stats = crate::state::tld_stats(heap);
         let bsize = (*page).block_size;
         if bsize <= MEDIUM_OBJ_SIZE_MAX {
             stats.normal.increase(bsize);
-            stats.normal_bins[crate::page_queue::bin(bsize)].increase(1);
+            stats.normal_bins[crate::state::bin(bsize)].increase(1);
         }
         stats.malloc.increase(size - PADDING_SIZE);
     }
@@ -129,9 +129,9 @@ pub(crate) unsafe fn malloc_generic(
     huge_alignment: usize,
 ) -> *mut u8 {
     let mut heap = heap;
-    if !crate::heap::is_initialized(heap) {
+    if !crate::state::is_initialized(heap) {
         heap = crate::init::heap_get_default();
-        if !crate::heap::is_initialized(heap) {
+        if !crate::state::is_initialized(heap) {
             set_errno(ENOMEM);
             return ptr::null_mut();
         }
@@ -139,11 +139,11 @@ pub(crate) unsafe fn malloc_generic(
     crate::heap::deferred_free(heap, false);
     crate::heap::delayed_free_partial(heap);
 
-    let mut page = page::find_page(heap, size, huge_alignment);
+    let mut page = crate::page_alloc::find_page(heap, size, huge_alignment);
     if page.is_null() {
         // Free what we can and try once more.
         crate::heap::collect(heap, true);
-        page = page::find_page(heap, size, huge_alignment);
+        page = crate::page_alloc::find_page(heap, size, huge_alignment);
     }
     if page.is_null() {
         let req_size = size.saturating_sub(PADDING_SIZE);
@@ -306,8 +306,8 @@ pub unsafe fn heap_realloc_zero(
     {
         crate::track::resize(p, size, newsize);
         if PADDING {
-            let seg = crate::segment::ptr_segment(p);
-            let page = crate::segment::page_of(seg, p);
+            let seg = crate::state::ptr_segment(p);
+            let page = crate::state::page_of(seg, p);
             crate::track::mem_undefined(p.add(newsize), (*page).block_size - newsize);
             write_padding(page, p as *mut Block, newsize, true);
             crate::track::mem_noaccess(p.add(newsize), (*page).block_size - newsize);
@@ -344,8 +344,8 @@ pub unsafe fn heap_realloc_zero(
 /// `p` must be a live block of ours with `usable_size(p) == size < newsize`.
 #[cold]
 unsafe fn grow_in_block(p: *mut u8, size: usize, newsize: usize, zero: bool) -> bool {
-    let seg = crate::segment::ptr_segment(p);
-    let page = crate::segment::page_of(seg, p);
+    let seg = crate::state::ptr_segment(p);
+    let page = crate::state::page_of(seg, p);
     let block = if (*page).has_aligned() {
         crate::free::page_ptr_unalign(page, p)
     } else {

@@ -9,8 +9,9 @@ use core::fmt;
 use core::marker::PhantomData;
 use core::ptr::NonNull;
 
+use crate::heap as h;
 pub use crate::heap::Area as HeapArea;
-use crate::heap::{self as h, Heap as RawHeap};
+use crate::state::Heap as RawHeap;
 pub use crate::stats::ProcessInfo;
 use crate::types::MAX_ALIGN_SIZE;
 use crate::{aligned, alloc, arena, init, stats};
@@ -461,7 +462,7 @@ pub unsafe fn usable_size(ptr: *const u8) -> usize {
 /// assert!(mimalloc::good_size(1 << 20) >= 1 << 20);
 /// ```
 pub fn good_size(size: usize) -> usize {
-    crate::page_queue::good_size(size)
+    crate::state::good_size(size)
 }
 
 /// Free what the calling thread's default heap holds but does not use, and with

@@ -8,11 +8,12 @@ use crate::aligned as al;
 use crate::alloc as a;
 use crate::arena;
 use crate::free as f;
-use crate::heap::{self as h, Heap};
+use crate::heap as h;
 use crate::init;
 use crate::options::{self, Opt};
 use crate::output::{self, DeferredFreeFun, ErrorFun, OutputFun};
 use crate::posix as px;
+use crate::state::Heap;
 use crate::types::*;
 use core::ffi::c_void;
 use libc::{c_char, c_int, c_long, c_uchar, c_ushort};
@@ -155,7 +156,7 @@ pub unsafe extern "C" fn mi_usable_size(p: *const c_void) -> usize {
 /// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_good_size(size: usize) -> usize {
-    crate::page_queue::good_size(size)
+    crate::state::good_size(size)
 }
 
 // --- 3. internals: callbacks, collection, statistics, process/thread ---------------------
@@ -1048,7 +1049,7 @@ pub unsafe extern "C" fn mi_malloc_size(p: *const c_void) -> usize {
 /// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
 pub extern "C" fn mi_malloc_good_size(size: usize) -> usize {
-    crate::page_queue::good_size(size)
+    crate::state::good_size(size)
 }
 /// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
 /// cbindgen:postfix=mi_attr_noexcept

@@ -2,9 +2,10 @@
 //! path (full pages, aligned blocks), and the cross-thread path (one CAS on the page's
 //! `xthread_free`, or the owning heap's delayed list for full pages).
 
-use crate::heap::{self, Heap};
-use crate::page::{self, Block, Delayed, Page};
-use crate::segment::{self, Segment, SegmentKind};
+use crate::heap;
+use crate::page;
+use crate::segment;
+use crate::state::{Block, Delayed, Heap, Page, Segment, SegmentKind};
 use crate::sync::{thread_id, Ordering};
 use crate::types::*;
 use core::ptr;
@@ -28,8 +29,8 @@ pub unsafe fn free(p: *mut u8) {
     // One test for null and, as in mimalloc, for any pointer whose segment would lie in
     // the first 32 MiB or in the upper half of the address space: no segment of ours is
     // there, so such a pointer is ignored (and the null test costs nothing extra).
-    let seg = segment::ptr_segment_unchecked(p);
-    if !segment::seg_may_be_ours(seg) {
+    let seg = crate::state::ptr_segment_unchecked(p);
+    if !crate::state::seg_may_be_ours(seg) {
         if DEBUG > 0 && (p as usize) & (INTPTR_SIZE - 1) != 0 {
             report_unaligned(p, "mi_free");
         }
@@ -41,7 +42,7 @@ pub unsafe fn free(p: *mut u8) {
     // SAFETY: `p` is (by the caller's contract, verified in checked builds) a pointer
     // into a live segment of ours, so the page lookup is in bounds.
     unsafe {
-        let page = segment::page_of(seg, p);
+        let page = crate::state::page_of(seg, p);
         // Relaxed: comparing with our own id; only we could have stored it.
         let is_local = (*seg).thread_id.load(Ordering::Relaxed) == thread_id();
         // (`flags` is atomic: read it once)
@@ -69,7 +70,7 @@ pub unsafe fn free(p: *mut u8) {
 #[cold]
 #[inline(never)]
 unsafe fn page_retire_cold(page: *mut Page) {
-    page::retire(page)
+    crate::page_alloc::retire(page)
 }
 
 /// Free a block of a page owned by the calling thread. In checked builds `block` is
@@ -146,9 +147,9 @@ unsafe fn free_block_local_unchecked(
     (*page).local_free = block;
     (*page).used -= 1;
     if (*page).used == 0 {
-        page::retire(page);
+        crate::page_alloc::retire(page);
     } else if check_full && (*page).is_in_full() {
-        page::unfull(page);
+        crate::page_queue::unfull(page);
     }
 }
 
@@ -214,7 +215,7 @@ unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
         // memory over and frees locally from then on, instead of freeing remotely into
         // a segment that nobody owns.
         let heap = crate::init::heap_get_default();
-        if heap::is_initialized(heap) && segment::try_reclaim_on_free(seg, heap) {
+        if crate::state::is_initialized(heap) && segment::try_reclaim_on_free(seg, heap) {
             free_block_local(page, block, false, true);
             return;
         }
@@ -268,8 +269,8 @@ unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
 /// # Safety
 /// `block` must come from the caller's heap's delayed list.
 pub unsafe fn free_delayed_block(block: *mut Block) -> bool {
-    let seg = segment::ptr_segment(block as *const u8);
-    let page = segment::page_of(seg, block as *const u8);
+    let seg = crate::state::ptr_segment(block as *const u8);
+    let page = crate::state::page_of(seg, block as *const u8);
     // Make sure no remote free is using the heap's list for this page any more; then
     // collect the page's thread-free list so `used` is exact before we free.
     if !page::use_delayed_free(page, Delayed::UseDelayedFree, false) {
@@ -289,7 +290,7 @@ pub unsafe fn free_delayed_block(block: *mut Block) -> bool {
 /// # Safety
 /// `p` must be null or point into a live block of ours.
 pub unsafe fn usable_size(p: *const u8) -> usize {
-    let seg = segment::ptr_segment(p);
+    let seg = crate::state::ptr_segment(p);
     if seg.is_null() {
         return 0;
     }
@@ -298,7 +299,7 @@ pub unsafe fn usable_size(p: *const u8) -> usize {
     }
     // SAFETY: `p` is a live block of ours (caller's contract).
     unsafe {
-        let page = segment::page_of(seg, p);
+        let page = crate::state::page_of(seg, p);
         let block = if (*page).has_aligned() {
             page_ptr_unalign(page, p)
         } else {
@@ -507,14 +508,14 @@ unsafe fn report_overflow(page: *const Page, block: *const Block) {
 
 unsafe fn free_stats(page: *const Page, block: *const Block) {
     let heap = crate::init::get_default_heap();
-    if !heap::is_initialized(heap) {
+    if !crate::state::is_initialized(heap) {
         return;
     }
-    let stats = heap::tld_stats(heap);
+    let stats = crate::state::tld_stats(heap);
     let bsize = (*page).block_size;
     if bsize <= MEDIUM_OBJ_SIZE_MAX {
         stats.normal.decrease(bsize);
-        stats.normal_bins[crate::page_queue::bin(bsize)].decrease(1);
+        stats.normal_bins[crate::state::bin(bsize)].decrease(1);
     }
     if PADDING {
         stats.malloc.decrease(padded_size(page, block));

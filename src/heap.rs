@@ -4,118 +4,15 @@
 
 use crate::arena::ArenaId;
 use crate::output;
-use crate::page::{self, Block, Delayed, Page, PAGE_EMPTY};
-use crate::page_queue::{self, PageQueue};
-use crate::random::Random;
-use crate::segment::{self, SegmentsTld};
-use crate::stats::Stats;
-use crate::sync::{thread_id, AtomicUsize, AtomicWord, Ordering, Racy};
+use crate::page;
+use crate::page_queue;
+use crate::segment;
+use crate::state::{
+    is_initialized, Block, Delayed, Heap, Page, PageQueue, Tld, HEAP_EMPTY, PAGE_EMPTY,
+};
+use crate::sync::{thread_id, AtomicWord, Ordering};
 use crate::types::*;
 use core::ptr;
-
-/// Per-thread data shared by all heaps of a thread.
-#[repr(C)]
-pub struct Tld {
-    /// Counts slow-path entries; passed to the deferred-free hook.
-    pub heartbeat: u64,
-    /// Guards against re-entering the deferred-free hook.
-    pub recurse: bool,
-    pub heap_backing: *mut Heap,
-    /// All heaps of the thread, linked through `Heap::next`.
-    pub heaps: *mut Heap,
-    pub segments: SegmentsTld,
-    pub stats: Stats,
-}
-
-impl Tld {
-    pub const fn new() -> Tld {
-        Tld {
-            heartbeat: 0,
-            recurse: false,
-            heap_backing: ptr::null_mut(),
-            heaps: ptr::null_mut(),
-            segments: SegmentsTld::new(),
-            stats: Stats::new(),
-        }
-    }
-}
-
-/// A heap.
-///
-/// Invariants: `tld` is null only for the static empty heap; `pages[b]` holds pages
-/// whose block size maps to bin `b` (`BIN_HUGE`: large and huge pages, `BIN_FULL`:
-/// pages without free blocks); `pages_free_direct[w]` is the first page of the bin of
-/// word size `w` or the empty page; `page_count` is the number of pages in all queues;
-/// `thread_delayed_free` is a list (encoded with the heap's keys) of blocks other
-/// threads freed into this heap's full pages.
-#[repr(C)]
-pub struct Heap {
-    pub tld: *mut Tld,
-    pub thread_delayed_free: AtomicUsize,
-    pub thread_id: usize,
-    pub arena_id: ArenaId,
-    pub cookie: usize,
-    pub keys: [usize; 2],
-    pub random: Random,
-    pub page_count: usize,
-    pub page_retired_min: usize,
-    pub page_retired_max: usize,
-    pub next: *mut Heap,
-    /// Pages of this heap must not come from reclaimed segments (heaps that may be
-    /// destroyed, which would free other threads' blocks).
-    pub no_reclaim: bool,
-    pub tag: u8,
-    pub pages_free_direct: [*mut Page; PAGES_DIRECT],
-    pub pages: [PageQueue; BIN_FULL + 1],
-}
-
-impl Heap {
-    pub const fn empty() -> Heap {
-        Heap {
-            tld: ptr::null_mut(),
-            thread_delayed_free: AtomicUsize::new(0),
-            thread_id: 0,
-            arena_id: 0,
-            cookie: 0,
-            keys: [0, 0],
-            random: Random::empty(),
-            page_count: 0,
-            page_retired_min: 0,
-            page_retired_max: 0,
-            next: ptr::null_mut(),
-            no_reclaim: false,
-            tag: 0,
-            pages_free_direct: [PAGE_EMPTY.get(); PAGES_DIRECT],
-            pages: page_queue::queues_empty(),
-        }
-    }
-}
-
-/// The heap of threads that have not allocated yet: no pages, so every allocation takes
-/// the slow path, which sets the thread up. Never written.
-pub static HEAP_EMPTY: Racy<Heap> = Racy::new(Heap::empty());
-
-// The thread-local slot of the default heap that `sync::tls_heap_get`/`tls_heap_set`
-// read and write (initial-exec TLS on x86_64 Linux, see `sync`): 8 bytes of `.tdata`
-// whose initial value, in every thread, is the address of `HEAP_EMPTY`. It is defined
-// here rather than in `sync` because its initial value is a heap.
-#[cfg(all(
-    target_arch = "x86_64",
-    target_os = "linux",
-    not(feature = "local_dynamic_tls")
-))]
-core::arch::global_asm!(
-    ".pushsection .tdata._mi_rs_heap_default,\"awT\",@progbits",
-    ".p2align 3",
-    ".globl _mi_rs_heap_default",
-    ".hidden _mi_rs_heap_default",
-    ".type _mi_rs_heap_default,@object",
-    ".size _mi_rs_heap_default,8",
-    "_mi_rs_heap_default:",
-    ".quad {empty}",
-    ".popsection",
-    empty = sym HEAP_EMPTY,
-);
 
 /// Put `heap` in the empty state in place. A `Heap` is some 3 KiB: built on the stack
 /// first (as `ptr::write(heap, Heap::empty())` does), it would touch stack pages that a
@@ -150,27 +47,6 @@ pub unsafe fn tld_reuse(tld: *mut Tld) {
     (*tld).recurse = false;
     (*tld).heap_backing = ptr::null_mut();
     (*tld).heaps = ptr::null_mut();
-}
-
-#[inline(always)]
-pub fn is_initialized(heap: *const Heap) -> bool {
-    !core::ptr::eq(heap, HEAP_EMPTY.get()) && !heap.is_null()
-}
-
-/// The thread statistics of a heap.
-///
-/// # Safety
-/// `heap` must be an initialised heap of the calling thread.
-#[inline]
-pub unsafe fn tld_stats<'a>(heap: *mut Heap) -> &'a Stats {
-    &(*(*heap).tld).stats
-}
-
-/// # Safety
-/// `heap` must be an initialised heap of the calling thread.
-#[inline]
-pub unsafe fn random_next(heap: *mut Heap) -> u64 {
-    (*heap).random.next()
 }
 
 /// Initialise a heap for the calling thread and link it into `tld`'s heap list.
@@ -432,11 +308,11 @@ pub unsafe fn collect_ex(heap: *mut Heap, mode: Collect) {
         });
     }
     delayed_free_all(heap);
-    page::collect_retired(heap, force);
+    crate::page_alloc::collect_retired(heap, force);
     for_each_page(heap, |pq, page| {
         page::free_collect(page, force);
         if (*page).all_free() {
-            page::free_page(page, pq, force);
+            crate::page_alloc::free_page(page, pq, force);
         } else if mode == Collect::Abandon {
             page_queue::remove(heap, pq, page);
             segment::page_abandon(page, tld);
@@ -637,11 +513,11 @@ pub unsafe fn set_default(heap: *mut Heap) -> *mut Heap {
 /// # Safety
 /// `heap` must be a heap of the calling thread.
 pub unsafe fn contains_block(heap: *mut Heap, p: *const u8) -> bool {
-    let seg = segment::ptr_segment(p);
+    let seg = crate::state::ptr_segment(p);
     if !is_initialized(heap) || !crate::segment_map::is_live_segment(seg) {
         return false;
     }
-    let page = segment::page_of(seg, p);
+    let page = crate::state::page_of(seg, p);
     (*page).block_size > 1 && (*page).heap() == heap
 }
 

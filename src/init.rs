@@ -2,9 +2,10 @@
 //! (mapped from the OS, never from a heap), the pthread key whose destructor abandons a
 //! dying thread's memory, the library constructor and the exit handler.
 
-use crate::heap::{self, Heap, Tld, HEAP_EMPTY};
+use crate::heap;
 use crate::options::{self, Opt};
 use crate::prim;
+use crate::state::{Heap, Tld, HEAP_EMPTY};
 use crate::stats::{self, STATS_MAIN};
 use crate::sync::{self, thread_id, AtomicBool, AtomicPtr, AtomicUsize, Ordering, Racy};
 use crate::types::*;
@@ -127,7 +128,7 @@ pub fn set_default_heap(heap: *mut Heap) {
 /// The default heap, initialising the process and the thread first if needed.
 pub fn heap_get_default() -> *mut Heap {
     let heap = get_default_heap();
-    if heap::is_initialized(heap) {
+    if crate::state::is_initialized(heap) {
         return heap;
     }
     thread_init();
@@ -267,14 +268,14 @@ pub extern "C" fn process_done() {
     let heap = get_default_heap();
     let collect =
         !cfg!(feature = "skip_collect_on_exit") && (DEBUG > 0 || !cfg!(feature = "shared_lib"));
-    if collect && heap::is_initialized(heap) {
+    if collect && crate::state::is_initialized(heap) {
         // SAFETY: our own heap.
         unsafe { heap::collect(heap, true) };
     }
     if options::is_enabled(Opt::DestroyOnExit) {
         // SAFETY: the option promises no block is used after exit.
         unsafe {
-            if heap::is_initialized(heap) {
+            if crate::state::is_initialized(heap) {
                 heap::collect(heap, true);
             }
             heap::destroy_all_unsafe();
@@ -293,7 +294,7 @@ pub extern "C" fn process_done() {
 /// Give the calling thread a heap (its first allocation, or `mi_thread_init`).
 pub fn thread_init() {
     process_init();
-    if heap::is_initialized(get_default_heap()) {
+    if crate::state::is_initialized(get_default_heap()) {
         return;
     }
     if is_main_thread() {
@@ -341,7 +342,7 @@ pub fn thread_done() {
 }
 
 fn thread_done_heap(heap: *mut Heap) {
-    if !heap::is_initialized(heap) {
+    if !crate::state::is_initialized(heap) {
         return;
     }
     // SAFETY: `heap` is an initialised heap; we only proceed if the caller owns it.
@@ -375,7 +376,7 @@ fn thread_done_heap(heap: *mut Heap) {
 /// Where statistics of the calling thread are kept.
 pub fn thread_stats() -> &'static stats::Stats {
     let heap = get_default_heap();
-    if heap::is_initialized(heap) {
+    if crate::state::is_initialized(heap) {
         // SAFETY: an initialised heap's tld lives until the thread is done.
         unsafe { &(*(*heap).tld).stats }
     } else {
@@ -392,7 +393,7 @@ pub fn stats_print(out: Option<crate::output::OutputFun>, arg: *mut libc::c_void
 /// Merge the calling thread's statistics into the process totals.
 pub fn stats_merge() {
     let heap = get_default_heap();
-    if heap::is_initialized(heap) {
+    if crate::state::is_initialized(heap) {
         // SAFETY: an initialised heap's tld lives until the thread is done.
         unsafe { stats::merge_into_main(&(*(*heap).tld).stats) };
     }

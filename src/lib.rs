@@ -77,8 +77,11 @@
 //!  options, output, stats, random    configuration, messages, counters, randomness
 //!  os                                OS memory policy: aligned mapping, commit, purge
 //!  bitmap, arena                     claimable 32 MiB blocks of reserved memory
+//!  state                             heaps, pages, segments as data; size classes
+//!  page                              a page's blocks: free lists, thread-free list
+//!  page_queue                        queues of pages per size class, the full queue
 //!  segment_map, segment              segments of slices, span queues, abandonment
-//!  page_queue, page                  pages of blocks, free lists, queues per size class
+//!  page_alloc                        pages for a heap: search, fresh pages, retirement
 //!  heap, init                        heaps, thread-local data, start-up and shut-down
 //!  padding, free, alloc, aligned     the allocation API (padding: trailer and fill)
 //!  posix, global, api,               POSIX-named wrappers, the Rust `GlobalAlloc`, the
@@ -116,12 +119,14 @@ pub(crate) mod os;
 pub(crate) mod output;
 pub(crate) mod padding;
 pub(crate) mod page;
+pub(crate) mod page_alloc;
 pub(crate) mod page_queue;
 pub(crate) mod posix;
 pub(crate) mod prim;
 pub(crate) mod random;
 pub(crate) mod segment;
 pub(crate) mod segment_map;
+pub(crate) mod state;
 pub(crate) mod stats;
 pub(crate) mod sync;
 pub(crate) mod track;
@@ -153,8 +158,9 @@ pub use global::MiMalloc;
 /// Internals the tests and the C library crate reach. Not part of the Rust API.
 #[doc(hidden)]
 pub mod __internal {
-    pub use crate::segment::{abandoned_count, ptr_segment};
+    pub use crate::segment::abandoned_count;
     pub use crate::segment_map::is_marked_abandoned;
+    pub use crate::state::ptr_segment;
 }
 
 #[doc(hidden)]

@@ -20,8 +20,9 @@
 //! | `arena_bitmap_claim_release` | `try_find_claim`, `claim`, `unclaim` (bitmap.rs) | no block is owned by two threads at once; a new owner sees the previous owner's writes; all bits return to their initial state |
 
 use crate::bitmap;
-use crate::page::{self, Delayed};
+use crate::page;
 use crate::segment_map::{AbandonedCursor, Levels};
+use crate::state::Delayed;
 use crate::sync::{AtomicWord, Ordering};
 use loom::cell::UnsafeCell;
 use loom::sync::atomic::AtomicUsize;

@@ -4,7 +4,8 @@
 //! after the request. `alloc` writes them, `free` checks them; they live here, below
 //! both, so that neither imports the other for them.
 
-use crate::page::{self, Block, Page};
+use crate::page;
+use crate::state::{Block, Page};
 use crate::types::*;
 use core::ptr;
 

@@ -8,200 +8,11 @@
 //!
 //! The page descriptor lives in its segment's header, not in the page memory.
 
-use crate::heap::Heap;
-use crate::page_queue::{self, PageQueue};
-use crate::segment;
-use crate::sync::{AtomicPtr, AtomicU8, AtomicUsize, AtomicWord, Ordering, Racy};
+use crate::state::{tf_block, tf_delayed, tf_make, Block, Delayed, Heap, Page, DELAYED_MASK};
+use crate::sync::{AtomicWord, Ordering};
 use crate::types::*;
 use core::mem::MaybeUninit;
 use core::ptr;
-
-/// A free block: its first word links to the next free block (encoded in secure/debug
-/// builds).
-#[repr(C)]
-pub struct Block {
-    pub next: usize,
-}
-
-/// Delayed-free state of a page, kept in the low bits of `xthread_free`.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[repr(usize)]
-#[allow(clippy::enum_variant_names)] // the names of C's `mi_delayed_t` (MI_DELAYED_FREEING, ...)
-pub enum Delayed {
-    /// The next remote free goes to the owning heap's delayed list (so a full page is
-    /// noticed by its owner).
-    UseDelayedFree = 0,
-    /// A remote free is pushing onto the heap's delayed list right now.
-    DelayedFreeing = 1,
-    /// Remote frees go to the page's own list.
-    NoDelayedFree = 2,
-    /// Like `NoDelayedFree`, and sticky: the page is abandoned or being destroyed.
-    NeverDelayedFree = 3,
-}
-
-const DELAYED_MASK: usize = 3;
-
-#[inline(always)]
-fn tf_block(tf: usize) -> *mut Block {
-    (tf & !DELAYED_MASK) as *mut Block
-}
-#[inline(always)]
-fn tf_delayed(tf: usize) -> Delayed {
-    match tf & DELAYED_MASK {
-        0 => Delayed::UseDelayedFree,
-        1 => Delayed::DelayedFreeing,
-        2 => Delayed::NoDelayedFree,
-        _ => Delayed::NeverDelayedFree,
-    }
-}
-#[inline(always)]
-fn tf_make(block: *mut Block, d: Delayed) -> usize {
-    block as usize | d as usize
-}
-
-pub const FLAG_IN_FULL: u8 = 1;
-pub const FLAG_HAS_ALIGNED: u8 = 2;
-
-/// A page descriptor; also a slice descriptor of its segment (`mi_slice_t`).
-///
-/// Invariants (for a page in use, `block_size > 0`):
-/// * `capacity <= reserved`, `used <= capacity`; the blocks `0..capacity` from
-///   `page_start` are either in use, on one of the three free lists, or (secure) never
-///   handed out; blocks beyond `capacity` were never touched;
-/// * `used` counts blocks not on `free`/`local_free`, including blocks on the
-///   thread-free list (they are subtracted when collected);
-/// * `xheap` is the owning heap, or null while the page is abandoned;
-/// * `flags & FLAG_IN_FULL` iff the page is linked in its heap's full queue;
-/// * for a free span `block_size == 0`; slices after the first of a span or page have
-///   `slice_count == 0` and `slice_offset` = byte distance back to the first.
-#[repr(C)]
-pub struct Page {
-    pub slice_count: u32,
-    pub slice_offset: u32,
-    pub is_committed: bool,
-    /// The page memory was zero when the page was (re)initialised.
-    pub is_zero_init: bool,
-    pub is_huge: bool,
-    /// `FLAG_IN_FULL | FLAG_HAS_ALIGNED`. Only the owning thread writes it; a remote
-    /// free may read `FLAG_HAS_ALIGNED`, which cannot change while any block of the
-    /// page is in use (set before an aligned block is handed out, cleared only when
-    /// the page is reset), so relaxed accesses suffice (atomic only to make that read
-    /// race-free).
-    pub flags: AtomicU8,
-    /// The blocks on `free` are zero apart from their link word.
-    pub free_is_zero: bool,
-    pub retire_expire: u8,
-    pub block_size_shift: u8,
-    pub heap_tag: u8,
-    pub capacity: u32,
-    pub reserved: u32,
-    pub used: u32,
-    pub free: *mut Block,
-    pub local_free: *mut Block,
-    /// Size of each block in bytes; 0 for a free span.
-    pub block_size: usize,
-    pub page_start: *mut u8,
-    pub keys: [usize; 2],
-    pub xthread_free: AtomicUsize,
-    pub xheap: AtomicPtr<Heap>,
-    pub next: *mut Page,
-    pub prev: *mut Page,
-}
-
-impl Page {
-    pub const fn empty() -> Page {
-        Page {
-            slice_count: 0,
-            slice_offset: 0,
-            is_committed: false,
-            is_zero_init: false,
-            is_huge: false,
-            flags: AtomicU8::new(0),
-            free_is_zero: false,
-            retire_expire: 0,
-            block_size_shift: 0,
-            heap_tag: 0,
-            capacity: 0,
-            reserved: 0,
-            used: 0,
-            free: ptr::null_mut(),
-            local_free: ptr::null_mut(),
-            block_size: 0,
-            page_start: ptr::null_mut(),
-            keys: [0, 0],
-            xthread_free: AtomicUsize::new(0),
-            xheap: AtomicPtr::new(ptr::null_mut()),
-            next: ptr::null_mut(),
-            prev: ptr::null_mut(),
-        }
-    }
-
-    /// The flags as one byte: 0 on the free fast path.
-    #[inline(always)]
-    pub fn flags(&self) -> u8 {
-        // Relaxed: see `flags`.
-        self.flags.load(Ordering::Relaxed)
-    }
-    #[inline(always)]
-    fn set_flag(&mut self, flag: u8, on: bool) {
-        let f = self.flags();
-        // Relaxed: only the owner stores (see `flags`).
-        self.flags
-            .store(if on { f | flag } else { f & !flag }, Ordering::Relaxed);
-    }
-    #[inline(always)]
-    pub fn is_in_full(&self) -> bool {
-        self.flags() & FLAG_IN_FULL != 0
-    }
-    #[inline(always)]
-    pub fn set_in_full(&mut self, b: bool) {
-        self.set_flag(FLAG_IN_FULL, b)
-    }
-    #[inline(always)]
-    pub fn has_aligned(&self) -> bool {
-        self.flags() & FLAG_HAS_ALIGNED != 0
-    }
-    #[inline(always)]
-    pub fn set_has_aligned(&mut self, b: bool) {
-        self.set_flag(FLAG_HAS_ALIGNED, b)
-    }
-    #[inline(always)]
-    pub fn all_free(&self) -> bool {
-        self.used == 0
-    }
-    /// Whether a block can be had from this page: one never handed out or freed, or one
-    /// waiting on the thread-free list.
-    #[inline]
-    pub fn has_any_available(&self) -> bool {
-        // Relaxed: a hint; collecting the list is what counts.
-        self.used < self.reserved || !tf_block(self.xthread_free.load(Ordering::Relaxed)).is_null()
-    }
-    #[inline(always)]
-    pub fn immediate_available(&self) -> bool {
-        !self.free.is_null()
-    }
-    /// Usable bytes of a block (the block size less the padding trailer).
-    #[inline(always)]
-    pub fn usable_block_size(&self) -> usize {
-        self.block_size - PADDING_SIZE
-    }
-    #[inline(always)]
-    pub fn heap(&self) -> *mut Heap {
-        // Relaxed: only the owning thread reads this on its own pages; cross-thread
-        // readers use `xheap.load(Acquire)` directly.
-        self.xheap.load(Ordering::Relaxed)
-    }
-    /// The thread-free list's delayed state.
-    #[inline]
-    pub fn thread_free_flag(&self) -> Delayed {
-        // Relaxed: a snapshot; the owner re-checks under CAS where it matters.
-        tf_delayed(self.xthread_free.load(Ordering::Relaxed))
-    }
-}
-
-/// The page every empty heap's direct table points to: it never has a free block, so the
-/// fast path falls into the slow path, which initialises the thread.
-pub static PAGE_EMPTY: Racy<Page> = Racy::new(Page::empty());
 
 /// Set the owning heap of a page.
 ///
@@ -330,10 +141,10 @@ pub unsafe fn is_block_area_of(page: *const Page, p: *const u8) -> bool {
 /// # Safety
 /// `page` must be a page just allocated by `segment::page_alloc` for `heap`'s thread.
 pub unsafe fn init(heap: *mut Heap, page: *mut Page, block_size: usize) {
-    let seg = segment::page_segment(page);
+    let seg = crate::state::page_segment(page);
     set_heap(page, heap);
     (*page).block_size = block_size;
-    let (start, page_size) = segment::page_start(seg, page, block_size);
+    let (start, page_size) = crate::state::page_start(seg, page, block_size);
     (*page).page_start = start;
     (*page).reserved = (page_size / block_size).min(u32::MAX as usize) as u32;
     debug_assert!((*page).reserved > 0);
@@ -344,8 +155,8 @@ pub unsafe fn init(heap: *mut Heap, page: *mut Page, block_size: usize) {
         0
     };
     if ENCODE_FREELIST {
-        (*page).keys[0] = crate::heap::random_next(heap) as usize;
-        (*page).keys[1] = crate::heap::random_next(heap) as usize;
+        (*page).keys[0] = crate::state::random_next(heap) as usize;
+        (*page).keys[1] = crate::state::random_next(heap) as usize;
     }
     (*page).capacity = 0;
     (*page).used = 0;
@@ -399,7 +210,7 @@ pub unsafe fn extend_free(heap: *mut Heap, page: *mut Page) {
         (*page).free = start;
     }
     (*page).capacity += extend as u32;
-    crate::heap::tld_stats(heap).pages_extended.increase(1);
+    crate::state::tld_stats(heap).pages_extended.increase(1);
 }
 
 /// Secure builds: link the new blocks in a random order. The extension is cut into up to
@@ -669,241 +480,6 @@ pub unsafe fn use_delayed_free(page: *mut Page, delay: Delayed, override_never: 
     tf_use_delayed(&(*page).xthread_free, delay, override_never)
 }
 
-// --- full pages, retirement, freeing ------------------------------------------------------
-
-/// Move an exhausted page to the heap's full queue, where allocation won't look at it.
-/// Remote frees then go through the heap's delayed list so the owner notices them.
-///
-/// # Safety
-/// `page` must be linked in `pq` of its owning heap (the caller's).
-pub unsafe fn to_full(page: *mut Page, pq: *mut PageQueue) {
-    debug_assert!(!(*page).is_in_full());
-    let heap = (*page).heap();
-    use_delayed_free(page, Delayed::UseDelayedFree, false);
-    if (*page).is_in_full() {
-        return;
-    }
-    page_queue::enqueue_from(heap, &mut (*heap).pages[BIN_FULL], pq, page);
-    // A remote free may have happened just before the state changed: collect it.
-    free_collect(page, false);
-}
-
-/// A block was freed into a full page: move it back to its size queue.
-///
-/// # Safety
-/// `page` must be owned by the calling thread and marked full.
-pub unsafe fn unfull(page: *mut Page) {
-    debug_assert!((*page).is_in_full());
-    if !(*page).is_in_full() {
-        return;
-    }
-    let heap = (*page).heap();
-    let pqfull: *mut PageQueue = &mut (*heap).pages[BIN_FULL];
-    (*page).set_in_full(false); // to compute the right queue
-    let pq = page_queue::page_queue_of(heap, page);
-    (*page).set_in_full(true);
-    page_queue::enqueue_from(heap, pq, pqfull, page);
-    use_delayed_free(page, Delayed::NoDelayedFree, false);
-}
-
-/// Return a page with no used blocks to its segment.
-///
-/// # Safety
-/// `page` must be owned by the calling thread, linked in `pq`, and have `used == 0`.
-pub unsafe fn free_page(page: *mut Page, pq: *mut PageQueue, force: bool) {
-    debug_assert!((*page).used == 0);
-    let heap = (*page).heap();
-    page_queue::remove(heap, pq, page);
-    set_heap(page, ptr::null_mut());
-    let tld = (*heap).tld;
-    segment::page_free(page, force, tld);
-}
-
-/// The last block of a page was freed. Keep the page a little while if it is the only
-/// page of its size class (allocation would want a fresh one right away), otherwise give
-/// it back to the segment.
-///
-/// # Safety
-/// `page` must be owned by the calling thread, linked in its queue, and all free.
-pub unsafe fn retire(page: *mut Page) {
-    debug_assert!((*page).all_free());
-    let heap = (*page).heap();
-    let pq = page_queue::page_queue_of(heap, page);
-    (*page).set_has_aligned(false);
-    let bsize = (*page).block_size;
-    if !(*pq).is_special() && (*pq).last == page && (*pq).first == page {
-        crate::heap::tld_stats(heap).page_no_retire.increase(1);
-        (*page).retire_expire = if bsize <= SMALL_OBJ_SIZE_MAX {
-            RETIRE_CYCLES
-        } else {
-            RETIRE_CYCLES / 4
-        };
-        let index = pq.offset_from((*heap).pages.as_ptr()) as usize;
-        if index < (*heap).page_retired_min {
-            (*heap).page_retired_min = index;
-        }
-        if index > (*heap).page_retired_max {
-            (*heap).page_retired_max = index;
-        }
-        return;
-    }
-    free_page(page, pq, false);
-}
-
-/// Free retired pages whose grace period ran out (all of them with `force`).
-///
-/// # Safety
-/// `heap` must be the caller's own heap.
-pub unsafe fn collect_retired(heap: *mut Heap, force: bool) {
-    let mut min = BIN_FULL;
-    let mut max = 0;
-    let mut bin = (*heap).page_retired_min;
-    while bin <= (*heap).page_retired_max && bin < BIN_FULL {
-        let pq: *mut PageQueue = &mut (*heap).pages[bin];
-        let page = (*pq).first;
-        if !page.is_null() && (*page).retire_expire != 0 {
-            if (*page).all_free() {
-                (*page).retire_expire -= 1;
-                if force || (*page).retire_expire == 0 {
-                    free_page(page, pq, force);
-                } else {
-                    min = min.min(bin);
-                    max = max.max(bin);
-                }
-            } else {
-                (*page).retire_expire = 0;
-            }
-        }
-        bin += 1;
-    }
-    (*heap).page_retired_min = min;
-    (*heap).page_retired_max = max;
-}
-
-// --- finding a page with free blocks (the allocation slow path) --------------------------
-
-/// Get a fresh page for queue `pq` from the thread's segments.
-unsafe fn fresh(heap: *mut Heap, pq: *mut PageQueue) -> *mut Page {
-    let page = segment::page_alloc(heap, (*pq).block_size, 0, (*heap).tld);
-    if page.is_null() {
-        return ptr::null_mut();
-    }
-    init(heap, page, (*pq).block_size);
-    crate::heap::tld_stats(heap).pages.increase(1);
-    page_queue::push(heap, pq, page);
-    page
-}
-
-/// Walk a queue for a page with free blocks, collecting and extending as it goes and
-/// moving exhausted pages to the full queue. Falls back to a fresh page.
-unsafe fn queue_find_free_ex(heap: *mut Heap, pq: *mut PageQueue, first_try: bool) -> *mut Page {
-    let mut count = 0usize;
-    let mut page = (*pq).first;
-    while !page.is_null() {
-        let next = (*page).next;
-        count += 1;
-        free_collect(page, false);
-        if (*page).immediate_available() {
-            break;
-        }
-        if (*page).capacity < (*page).reserved {
-            extend_free(heap, page);
-            break;
-        }
-        to_full(page, pq);
-        page = next;
-    }
-    crate::heap::tld_stats(heap).searches.increase(count);
-    if page.is_null() {
-        collect_retired(heap, false);
-        page = fresh(heap, pq);
-        if page.is_null() && first_try {
-            // A reclaimed segment may have brought pages into this queue.
-            page = queue_find_free_ex(heap, pq, false);
-        }
-    } else {
-        (*page).retire_expire = 0;
-    }
-    page
-}
-
-/// The page to allocate a small or medium block of `size` bytes (padding included).
-unsafe fn find_free_page(heap: *mut Heap, size: usize) -> *mut Page {
-    let pq: *mut PageQueue = &mut (*heap).pages[page_queue::bin(size)];
-    let page = (*pq).first;
-    if !page.is_null() {
-        if SECURE >= 3
-            && (*page).capacity < (*page).reserved
-            && crate::heap::random_next(heap) & 1 == 1
-        {
-            // Secure: sometimes extend rather than reuse, so reuse order is unpredictable.
-            extend_free(heap, page);
-        } else {
-            free_collect(page, false);
-        }
-        if (*page).immediate_available() {
-            (*page).retire_expire = 0;
-            return page;
-        }
-    }
-    queue_find_free_ex(heap, pq, true)
-}
-
-/// A page with a single block for a large (≤ 16 MiB) or huge request, or for a request
-/// whose alignment exceeds what normal pages guarantee.
-unsafe fn large_huge_alloc(heap: *mut Heap, size: usize, page_alignment: usize) -> *mut Page {
-    let block_size = crate::os::good_alloc_size(size);
-    let pq: *mut PageQueue = &mut (*heap).pages[BIN_HUGE];
-    let page = segment::page_alloc(heap, block_size, page_alignment, (*heap).tld);
-    if page.is_null() {
-        return ptr::null_mut();
-    }
-    // A huge page is one block spanning the whole page area.
-    let bsize = if (*page).is_huge {
-        segment::page_start(segment::page_segment(page), page, 0).1
-    } else {
-        block_size
-    };
-    init(heap, page, bsize);
-    page_queue::push(heap, pq, page);
-    let stats = crate::heap::tld_stats(heap);
-    stats.pages.increase(1);
-    if (*page).is_huge {
-        stats.huge.increase(bsize);
-        stats.huge_count.increase(1);
-    } else {
-        stats.large.increase(bsize);
-        stats.large_count.increase(1);
-    }
-    page
-}
-
-/// A page of `heap` with a free block for `size` (with padding; `usize::MAX` for an
-/// impossible size), made if need be; null when out of memory.
-///
-/// # Safety
-/// `heap` must be the calling thread's initialised heap.
-pub(crate) unsafe fn find_page(heap: *mut Heap, size: usize, huge_alignment: usize) -> *mut Page {
-    let req_size = if size == usize::MAX {
-        size
-    } else {
-        size - PADDING_SIZE
-    };
-    if req_size > MEDIUM_OBJ_SIZE_MAX - PADDING_SIZE || huge_alignment > 0 {
-        if req_size > MAX_ALLOC_SIZE {
-            crate::mi_error!(
-                EOVERFLOW,
-                "allocation request is too large ({} bytes)",
-                req_size
-            );
-            return ptr::null_mut();
-        }
-        large_huge_alloc(heap, size, huge_alignment)
-    } else {
-        find_free_page(heap, size)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1030,7 +606,7 @@ mod tests {
     #[test]
     fn empty_page_has_no_free_blocks() {
         // SAFETY: reading the static empty page.
-        let p = unsafe { &*PAGE_EMPTY.get() };
+        let p = unsafe { &*crate::state::PAGE_EMPTY.get() };
         assert!(p.free.is_null() && !p.immediate_available() && p.block_size == 0);
     }
 }

@@ -2,104 +2,9 @@
 //! of full pages. The first page of each small bin is mirrored in the heap's direct
 //! table `pages_free_direct`, which is what the malloc fast path reads.
 
-use crate::heap::Heap;
-use crate::page::{Page, PAGE_EMPTY};
+use crate::state::{bin, bin_block_size, Delayed, Heap, Page, PageQueue, PAGE_EMPTY};
 use crate::types::*;
 use core::ptr;
-
-/// A doubly linked list of pages of one bin (`block_size` is the bin's block size).
-///
-/// Invariants: `first` is null iff `last` is null; every page on the list has
-/// `next`/`prev` linking it to its neighbours, `prev` of `first` and `next` of `last` are
-/// null, and (except in the full queue) every page's block size maps to this bin.
-#[repr(C)]
-pub struct PageQueue {
-    pub first: *mut Page,
-    pub last: *mut Page,
-    pub block_size: usize,
-}
-
-impl PageQueue {
-    pub const fn new(block_size: usize) -> PageQueue {
-        PageQueue {
-            first: ptr::null_mut(),
-            last: ptr::null_mut(),
-            block_size,
-        }
-    }
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.first.is_null()
-    }
-    pub fn is_huge(&self) -> bool {
-        self.block_size == bin_block_size(BIN_HUGE)
-    }
-    pub fn is_full(&self) -> bool {
-        self.block_size == bin_block_size(BIN_FULL)
-    }
-    /// Queues whose pages hold one block each (no retirement, no searching).
-    pub fn is_special(&self) -> bool {
-        self.block_size > MEDIUM_OBJ_SIZE_MAX
-    }
-}
-
-/// The bin of a request of `size` bytes (padding already included): 8-byte steps up to
-/// 64 bytes (even word counts only, keeping 16-byte alignment), then four bins per power
-/// of two, and `BIN_HUGE` above 128 KiB.
-#[inline]
-pub const fn bin(size: usize) -> usize {
-    let wsize = wsize_from_size(size);
-    if wsize <= 1 {
-        1
-    } else if wsize <= 8 {
-        (wsize + 1) & !1
-    } else if wsize > MEDIUM_OBJ_WSIZE_MAX {
-        BIN_HUGE
-    } else {
-        let w = wsize - 1;
-        let b = (usize::BITS - 1 - w.leading_zeros()) as usize; // highest set bit
-        (b << 2) + ((w >> (b - 2)) & 3) - 3
-    }
-}
-
-/// Block size of a bin (the largest request that maps to it).
-pub const fn bin_block_size(bin: usize) -> usize {
-    if bin == BIN_HUGE {
-        (MEDIUM_OBJ_WSIZE_MAX + 1) * INTPTR_SIZE
-    } else if bin == BIN_FULL {
-        (MEDIUM_OBJ_WSIZE_MAX + 2) * INTPTR_SIZE
-    } else if bin <= 8 {
-        if bin == 0 {
-            INTPTR_SIZE
-        } else {
-            bin * INTPTR_SIZE
-        }
-    } else {
-        let b = bin.div_ceil(4);
-        let r = (bin + 3) % 4;
-        ((5 + r) << (b - 2)) * INTPTR_SIZE
-    }
-}
-
-/// The size mimalloc really uses for a request (`mi_good_size`).
-pub fn good_size(size: usize) -> usize {
-    if size <= MEDIUM_OBJ_SIZE_MAX {
-        bin_block_size(bin(size + PADDING_SIZE))
-    } else {
-        align_up(size + PADDING_SIZE, crate::prim::page_size())
-    }
-}
-
-/// The queue table of a fresh heap: each bin's block size, no pages.
-pub const fn queues_empty() -> [PageQueue; BIN_FULL + 1] {
-    let mut q = [const { PageQueue::new(0) }; BIN_FULL + 1];
-    let mut i = 0;
-    while i <= BIN_FULL {
-        q[i].block_size = bin_block_size(i);
-        i += 1;
-    }
-    q
-}
 
 /// The queue a page belongs to in `heap` (the full queue if it is marked full).
 ///
@@ -260,7 +165,7 @@ pub unsafe fn append(heap: *mut Heap, pq: *mut PageQueue, append: *mut PageQueue
     while !page.is_null() {
         crate::page::set_heap(page, heap);
         // Wait out a cross-thread free that is pushing on the old heap's delayed list.
-        crate::page::use_delayed_free(page, crate::page::Delayed::UseDelayedFree, false);
+        crate::page::use_delayed_free(page, crate::state::Delayed::UseDelayedFree, false);
         count += 1;
         page = (*page).next;
     }
@@ -277,6 +182,43 @@ pub unsafe fn append(heap: *mut Heap, pq: *mut PageQueue, append: *mut PageQueue
         (*pq).last = (*append).last;
     }
     count
+}
+
+// --- full pages ------------------------------------------------------------------------
+
+/// Move an exhausted page to the heap's full queue, where allocation won't look at it.
+/// Remote frees then go through the heap's delayed list so the owner notices them.
+///
+/// # Safety
+/// `page` must be linked in `pq` of its owning heap (the caller's).
+pub unsafe fn to_full(page: *mut Page, pq: *mut PageQueue) {
+    debug_assert!(!(*page).is_in_full());
+    let heap = (*page).heap();
+    crate::page::use_delayed_free(page, Delayed::UseDelayedFree, false);
+    if (*page).is_in_full() {
+        return;
+    }
+    enqueue_from(heap, &mut (*heap).pages[BIN_FULL], pq, page);
+    // A remote free may have happened just before the state changed: collect it.
+    crate::page::free_collect(page, false);
+}
+
+/// A block was freed into a full page: move it back to its size queue.
+///
+/// # Safety
+/// `page` must be owned by the calling thread and marked full.
+pub unsafe fn unfull(page: *mut Page) {
+    debug_assert!((*page).is_in_full());
+    if !(*page).is_in_full() {
+        return;
+    }
+    let heap = (*page).heap();
+    let pqfull: *mut PageQueue = &mut (*heap).pages[BIN_FULL];
+    (*page).set_in_full(false); // to compute the right queue
+    let pq = page_queue_of(heap, page);
+    (*page).set_in_full(true);
+    enqueue_from(heap, pq, pqfull, page);
+    crate::page::use_delayed_free(page, Delayed::NoDelayedFree, false);
 }
 
 #[cfg(test)]

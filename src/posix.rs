@@ -3,8 +3,8 @@
 use crate::aligned;
 use crate::alloc;
 use crate::free;
-use crate::heap::Heap;
 use crate::init::get_default_heap;
+use crate::state::Heap;
 use crate::types::*;
 use core::ffi::c_void;
 use core::ptr;
@@ -134,7 +134,7 @@ pub unsafe fn underscore_expand(p: *mut u8, newsize: usize) -> *mut u8 {
 pub unsafe fn cfree(p: *mut u8) {
     // (the segment `free` reads, not the chunk of `p`: they differ for a pointer at a
     // chunk's start)
-    if crate::segment_map::is_live_segment(crate::segment::ptr_segment(p)) {
+    if crate::segment_map::is_live_segment(crate::state::ptr_segment(p)) {
         free::free(p);
     }
 }

@@ -9,211 +9,25 @@
 //! a block into it, or when they collect.
 
 use crate::arena;
-use crate::heap::{Heap, Tld};
 use crate::options::{self, Opt};
-use crate::os::{self, MemId, MemKind};
-use crate::page::{self, Delayed, Page};
+use crate::os::{self, MemKind};
+use crate::page;
 use crate::page_queue;
 use crate::prim;
 use crate::segment_map;
+use crate::state::{
+    page_of, page_segment, ptr_segment, slice_at, slice_index, Delayed, Heap, Page, Segment,
+    SegmentKind, SpanQueue, Tld,
+};
 use crate::stats::STATS_MAIN;
-use crate::sync::{thread_id, AtomicUsize, Ordering};
+use crate::sync::{thread_id, Ordering};
 use crate::types::*;
 use core::mem::size_of;
 use core::ptr;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum SegmentKind {
-    /// 32 MiB of slices holding small, medium and large pages.
-    Normal,
-    /// One page with one huge (or over-aligned) block, sized to fit.
-    Huge,
-}
-
 /// Number of slice descriptors after the first that point back to their page; enough
 /// for a 16 MiB large page (256 slices).
 const MAX_SLICE_OFFSET_COUNT: usize = 255;
-
-/// A segment header, placed at the start of the segment's memory.
-///
-/// Invariants:
-/// * the segment is `SEGMENT_SIZE`-aligned; `segment_slices * SLICE = segment_size`;
-/// * slices `0..segment_info_slices` hold this header (a span marked in use, not
-///   counted in `used`); the others are covered exactly by pages and free spans;
-/// * `used` counts pages in use; `abandoned <= used` counts those abandoned;
-/// * `thread_id` is the owner's thread id, or 0 while the segment is abandoned (marked
-///   in the abandoned map) or claimed from the map but not reclaimed yet;
-/// * `abandoned_visits` counts the searches for memory that looked at the segment since
-///   it was abandoned;
-/// * free spans are in the owner's span queues iff the segment is owned and normal;
-/// * `purge_mask` only has bits for free slices; `dirty_mask` has bits for slices that
-///   may hold non-zero bytes (and so may be resident);
-/// * `resident_slices(seg)` slices of this segment are counted in the `committed`
-///   statistic: for a normal segment exactly the bits of `dirty_mask`, for a huge one all
-///   of its memory (whole arena blocks for one in an arena);
-/// * `noaccess_mask` (secure builds only, else empty) has bits for free slices that
-///   were decommitted and made inaccessible; it is disjoint from `dirty_mask`.
-#[repr(C)]
-pub struct Segment {
-    pub memid: MemId,
-    pub allow_purge: bool,
-    pub was_reclaimed: bool,
-    pub kind: SegmentKind,
-    pub segment_size: usize,
-    pub purge_expire: i64,
-    pub purge_mask: SliceMask,
-    pub dirty_mask: SliceMask,
-    pub noaccess_mask: SliceMask,
-    pub abandoned: usize,
-    pub abandoned_visits: usize,
-    pub used: usize,
-    pub segment_slices: usize,
-    pub segment_info_slices: usize,
-    /// Number of valid entries in `slices` (≤ `SLICES_PER_SEGMENT`).
-    pub slice_entries: usize,
-    /// `segment address ^ main cookie`; next to `thread_id`, which every free reads
-    /// too, so that checked frees touch no extra cache line of the header.
-    pub cookie: usize,
-    pub thread_id: AtomicUsize,
-    pub slices: [Page; SLICES_PER_SEGMENT + 1],
-}
-
-const _: () = assert!(
-    size_of::<Segment>() <= SEGMENT_SLICE_SIZE - 4096,
-    "segment header must fit in one slice with a guard page"
-);
-
-/// Per-thread segment bookkeeping: the span queues and counters.
-#[repr(C)]
-pub struct SegmentsTld {
-    pub spans: [SpanQueue; SEGMENT_BIN_MAX + 1],
-    pub count: usize,
-    pub peak_count: usize,
-    pub current_size: usize,
-    pub peak_size: usize,
-    pub reclaim_count: usize,
-    /// Counts the thread's searches of the abandoned map (to vary where they start).
-    pub searches: u64,
-}
-
-impl SegmentsTld {
-    pub const fn new() -> SegmentsTld {
-        SegmentsTld {
-            spans: [const { SpanQueue::new() }; SEGMENT_BIN_MAX + 1],
-            count: 0,
-            peak_count: 0,
-            current_size: 0,
-            peak_size: 0,
-            reclaim_count: 0,
-            searches: 0,
-        }
-    }
-}
-
-/// A doubly linked list of free spans (their first slice descriptors), linked through
-/// the descriptors' `next`/`prev`. Unlinked spans have null links.
-#[repr(C)]
-pub struct SpanQueue {
-    pub first: *mut Page,
-    pub last: *mut Page,
-}
-
-impl SpanQueue {
-    pub const fn new() -> SpanQueue {
-        SpanQueue {
-            first: ptr::null_mut(),
-            last: ptr::null_mut(),
-        }
-    }
-}
-
-// --- address arithmetic ---------------------------------------------------------------------
-
-/// The segment containing `p`. Subtracting one first lets a huge block that starts
-/// exactly at a 32 MiB boundary (over-aligned allocation) find its segment header below.
-#[inline(always)]
-pub fn ptr_segment(p: *const u8) -> *mut Segment {
-    let seg = ptr_segment_unchecked(p);
-    if seg_may_be_ours(seg) {
-        seg
-    } else {
-        ptr::null_mut()
-    }
-}
-
-/// Whether `seg` (from `ptr_segment_unchecked`) is positive as a signed number: false
-/// for the segment of null, of pointers into the first 32 MiB and of the upper half of
-/// the address space, where no segment of ours can be.
-#[inline(always)]
-pub fn seg_may_be_ours(seg: *mut Segment) -> bool {
-    (seg as isize) > 0
-}
-
-/// `ptr_segment` for a pointer that passed `ptr_may_have_segment`.
-#[inline(always)]
-pub fn ptr_segment_unchecked(p: *const u8) -> *mut Segment {
-    ((p as usize).wrapping_sub(1) & !SEGMENT_MASK) as *mut Segment
-}
-
-/// The page descriptor of the page containing `p`.
-///
-/// # Safety
-/// `p` must point into a live segment `seg` (within its slice table's reach).
-#[inline(always)]
-pub unsafe fn page_of(seg: *const Segment, p: *const u8) -> *mut Page {
-    let idx = (p as usize - seg as usize) >> SEGMENT_SLICE_SHIFT;
-    debug_assert!(idx <= (*seg).slice_entries);
-    let slice = (*seg).slices.as_ptr().add(idx) as *mut u8;
-    slice.sub((*slice.cast::<Page>()).slice_offset as usize) as *mut Page
-}
-
-/// The segment of a page descriptor (descriptors live in the segment header).
-#[inline(always)]
-pub fn page_segment(page: *const Page) -> *mut Segment {
-    ptr_segment(page as *const u8)
-}
-
-#[inline(always)]
-unsafe fn slice_index(seg: *const Segment, slice: *const Page) -> usize {
-    slice.offset_from((*seg).slices.as_ptr()) as usize
-}
-
-#[inline(always)]
-unsafe fn slice_at(seg: *mut Segment, idx: usize) -> *mut Page {
-    (*seg).slices.as_mut_ptr().add(idx)
-}
-
-/// Start and usable size of a page's block area. Blocks up to 128 KiB start at a
-/// multiple of their size (so power-of-two sizes are naturally aligned), and small
-/// blocks are shifted by a few blocks so that pages do not all start on the same cache
-/// sets.
-///
-/// # Safety
-/// `page` must be a page of `seg`.
-pub unsafe fn page_start(
-    seg: *const Segment,
-    page: *const Page,
-    block_size: usize,
-) -> (*mut u8, usize) {
-    let idx = slice_index(seg, page);
-    let psize = (*page).slice_count as usize * SEGMENT_SLICE_SIZE;
-    let pstart = (seg as *mut u8).add(idx * SEGMENT_SLICE_SIZE);
-    let mut offset = 0usize;
-    if block_size > 0 && block_size <= MAX_ALIGN_GUARANTEE {
-        let adjust = block_size - (pstart as usize % block_size);
-        if adjust < block_size && psize >= block_size + adjust {
-            offset += adjust;
-        }
-    }
-    if block_size >= INTPTR_SIZE {
-        if block_size <= 64 {
-            offset += 3 * block_size;
-        } else if block_size <= 512 {
-            offset += block_size;
-        }
-    }
-    (pstart.add(offset), psize - offset)
-}
 
 // --- slice masks -----------------------------------------------------------------------------
 
@@ -713,7 +527,7 @@ unsafe fn segment_alloc(
     (*seg).used -= 1;
 
     segment_map::register(seg);
-    let stats = crate::heap::tld_stats(heap);
+    let stats = crate::state::tld_stats(heap);
     stats.segments.increase(1);
     let segs = &mut (*tld).segments;
     segs.count += 1;

@@ -10,7 +10,7 @@
 //!   (an arena or its own OS mapping). Two summary levels above it let a search skip
 //!   empty address space.
 
-use crate::segment::Segment;
+use crate::state::Segment;
 use crate::sync::{AtomicUsize, AtomicWord, Ordering};
 use crate::types::*;
 
@@ -80,7 +80,7 @@ pub fn is_in_heap_region(p: *const u8) -> bool {
 /// Whether `seg` (a 32 MiB-aligned address) is the header of one of our live segments:
 /// its chunk is in the map (so its first bytes are mapped) and its cookie matches.
 /// Checked frees ask this of the segment they are about to read, which is the segment
-/// of `p - 1` (see `segment::ptr_segment`): for a pointer at the very start of a chunk
+/// of `p - 1` (see `crate::state::ptr_segment`): for a pointer at the very start of a chunk
 /// that is the chunk below, so asking the map about `p` itself is not enough.
 #[inline(always)]
 pub fn is_live_segment(seg: *const Segment) -> bool {

@@ -152,7 +152,7 @@ pub fn thread_id() -> usize {
 ))]
 mod tls {
     // The slot itself, `_mi_rs_heap_default`, is defined next to the empty heap it
-    // starts out pointing at (`heap::HEAP_EMPTY`); here it is only named.
+    // starts out pointing at (`state::HEAP_EMPTY`); here it is only named.
 
     /// The slot starts out holding the empty heap's address, never 0.
     pub const STARTS_AT_EMPTY_HEAP: bool = true;
