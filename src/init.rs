@@ -239,7 +239,7 @@ pub extern "C" fn process_load() {
     options::set_preloading(false);
     // SAFETY: registering a plain extern "C" function.
     unsafe { libc::atexit(process_done) };
-    options::options_init();
+    crate::output::start();
     process_init();
 }
 

@@ -11,7 +11,7 @@
 //!
 //! (Inside: the option table with defaults, and the parsing of the environment.)
 //! Every option has a value and a state in static atomics. An option is read from the
-//! environment on its first `get` and once more by `options_init` (the library
+//! environment on its first `get` and once more by `output::start` (the library
 //! constructor). The environment is scanned through `environ` directly, never `getenv`,
 //! because options are needed before the C runtime is fully set up. While the library
 //! is still "preloading" an option missing from the environment stays unread, so a later
@@ -19,8 +19,7 @@
 
 use core::ffi::{c_char, c_long};
 
-use crate::output;
-use crate::sync::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use crate::sync::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
 /// The options of `mimalloc.h` (`mi_option_t`, with the same numbering). Each is
 /// read once from the environment variable `MIMALLOC_<NAME>` (for example
@@ -161,6 +160,11 @@ impl Opt {
     }
 
     /// Size options are stored in KiB so that `long` does not overflow.
+    /// The old name of the option, still read from the environment (with a warning).
+    pub(crate) fn legacy_name(self) -> Option<&'static str> {
+        DESCRIPTIONS[self as usize].legacy_name
+    }
+
     pub(crate) fn has_size_in_kib(self) -> bool {
         matches!(self, Opt::ReserveOsMemory | Opt::ArenaReserve)
     }
@@ -398,22 +402,6 @@ pub(crate) fn set_preloading(b: bool) {
     PRELOADING.store(b, Ordering::Relaxed);
 }
 
-/// `_mi_options_init`, from the library constructor: ends preloading, starts writing
-/// messages to stderr (flushing the early buffer), reads every option (listing them when
-/// `verbose`) and loads the error/warning limits.
-pub(crate) fn options_init() {
-    set_preloading(false);
-    output::add_stderr_output();
-    for o in Opt::ALL {
-        let _ = get(o);
-        // Relaxed: see above.
-        let value = VALUES[o as usize].load(Ordering::Relaxed);
-        let unit = if o.has_size_in_kib() { "KiB" } else { "" };
-        output::verbose(format_args!("option '{}': {} {}\n", o.name(), value, unit));
-    }
-    output::set_message_limits(get(Opt::MaxErrors), get(Opt::MaxWarnings));
-}
-
 // ---------------------------------------------------------------------------------------
 // The environment.
 // ---------------------------------------------------------------------------------------
@@ -510,10 +498,8 @@ fn init_from_env(o: Opt) {
         if let Some(legacy) = desc.legacy_name {
             found = lookup_env(legacy);
             if found.is_some() {
-                output::warning(format_args!(
-                    "environment option \"mimalloc_{}\" is deprecated -- use \"mimalloc_{}\" instead.\n",
-                    legacy, desc.name
-                ));
+                // Relaxed: a report for `output`, see `EnvProblems`.
+                ENV_LEGACY_NAME.fetch_or(1 << i, Ordering::Relaxed);
             }
         }
     }
@@ -532,27 +518,49 @@ fn init_from_env(o: Opt) {
             STATES[i].store(INITIALIZED, Ordering::Relaxed);
         }
         None => {
-            // Mark it first: the warning below reads options (maybe this one) again.
             // Relaxed: see above.
             STATES[i].store(DEFAULTED, Ordering::Relaxed);
-            let warn = || {
-                output::warning(format_args!(
-                    "environment option mimalloc_{} has an invalid value.\n",
-                    desc.name
-                ))
-            };
-            // Relaxed: see above.
-            if o == Opt::Verbose && VALUES[i].load(Ordering::Relaxed) == 0 {
-                // A bad `mimalloc_verbose` would otherwise go unnoticed: switch verbose
-                // on just for this warning.
-                VALUES[i].store(1, Ordering::Relaxed);
-                warn();
-                VALUES[i].store(0, Ordering::Relaxed);
-            } else {
-                warn();
-            }
+            // Relaxed: a report for `output`, see `EnvProblems`.
+            ENV_INVALID.fetch_or(1 << i, Ordering::Relaxed);
         }
     }
+}
+
+/// What reading the environment found wrong: options given under their deprecated name
+/// or with a value that does not parse (bit `o as usize` of each mask).
+///
+/// Options only record these: telling the user is `output`'s job, and `output` reads
+/// options (whether `verbose` and `show_errors` are on), so options must not call it.
+/// The library constructor reads every option and then reports what was recorded
+/// (`output::start`), and every later message reports what is still pending first; an
+/// option is read from the environment at most once after the constructor began, so
+/// nothing is recorded after that report that a later message would not carry.
+pub(crate) struct EnvProblems {
+    /// Options found only under their legacy name.
+    pub legacy_name: u64,
+    /// Options whose environment value is invalid (they keep their default).
+    pub invalid: u64,
+}
+
+const _: () = assert!(OPTION_COUNT <= 64, "one bit per option in EnvProblems");
+
+static ENV_LEGACY_NAME: AtomicU64 = AtomicU64::new(0);
+static ENV_INVALID: AtomicU64 = AtomicU64::new(0);
+
+/// Take the problems recorded so far (each is reported once).
+pub(crate) fn take_env_problems() -> EnvProblems {
+    // Relaxed: independent report bits; whoever swaps a bit out reports it.
+    EnvProblems {
+        legacy_name: ENV_LEGACY_NAME.swap(0, Ordering::Relaxed),
+        invalid: ENV_INVALID.swap(0, Ordering::Relaxed),
+    }
+}
+
+/// Whether any problem waits to be reported (one load on the message path).
+#[inline]
+pub(crate) fn has_env_problems() -> bool {
+    // Relaxed: see `take_env_problems`.
+    ENV_LEGACY_NAME.load(Ordering::Relaxed) | ENV_INVALID.load(Ordering::Relaxed) != 0
 }
 
 /// `MI_MAX_ALLOC_SIZE`: 64 KiB × (2^32 − 2) on 64-bit, `PTRDIFF_MAX` on 32-bit.

@@ -2,9 +2,10 @@
 //!
 //! Every message is formatted into a fixed stack buffer through `core::fmt::Write` and
 //! handed to the default output: until the library constructor ran it only lands in a
-//! 32 KiB static buffer (stderr may not be usable yet); `options_init` flushes that buffer
-//! to stderr and from then on output goes to stderr *and* the buffer, until the program
-//! registers its own output function, which first receives everything buffered so far.
+//! 32 KiB static buffer (stderr may not be usable yet); `start`, run by the constructor,
+//! flushes that buffer to stderr and from then on output goes to stderr *and* the
+//! buffer, until the program registers its own output function, which first receives
+//! everything buffered so far.
 //!
 //! The user callbacks (`mi_register_output`, `mi_register_error`,
 //! `mi_register_deferred_free`) are kept here as plain addresses in atomics.
@@ -163,7 +164,7 @@ const DEST_STDERR: usize = 2;
 static DEFAULT_OUT: AtomicUsize = AtomicUsize::new(DEST_BUFFER_ONLY);
 static DEFAULT_OUT_ARG: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
 
-/// Called once from `options_init`: flush the early output to stderr and from now on
+/// Called once from `start`: flush the early output to stderr and from now on
 /// write to stderr as well as the buffer. A no-op if the program already registered an
 /// output function.
 pub fn add_stderr_output() {
@@ -337,15 +338,65 @@ fn emit(prefix: &str, tag_thread: bool, args: fmt::Arguments, add_newline: bool)
     write_default(line.as_bytes());
 }
 
+/// `_mi_options_init`, from the library constructor: ends preloading, starts writing
+/// messages to stderr (flushing the early buffer), reads every option (listing them when
+/// `verbose`, with what was wrong in the environment) and loads the error/warning limits.
+pub(crate) fn start() {
+    options::set_preloading(false);
+    add_stderr_output();
+    for o in Opt::ALL {
+        let value = options::get(o);
+        report_env_problems();
+        let unit = if o.has_size_in_kib() { "KiB" } else { "" };
+        verbose(format_args!("option '{}': {} {}\n", o.name(), value, unit));
+    }
+    set_message_limits(options::get(Opt::MaxErrors), options::get(Opt::MaxWarnings));
+}
+
+/// Warn about the options the environment gave under a deprecated name or with an
+/// invalid value (`options::EnvProblems`), once each.
+#[cold]
+fn report_env_problems() {
+    let found = options::take_env_problems();
+    for o in Opt::ALL {
+        let bit = 1u64 << o as usize;
+        if found.legacy_name & bit != 0 {
+            if let Some(legacy) = o.legacy_name() {
+                warning(format_args!(
+                    "environment option \"mimalloc_{}\" is deprecated -- use \"mimalloc_{}\" instead.\n",
+                    legacy,
+                    o.name()
+                ));
+            }
+        }
+        if found.invalid & bit != 0 {
+            let args = format_args!(
+                "environment option mimalloc_{} has an invalid value.\n",
+                o.name()
+            );
+            if o == Opt::Verbose && !options::is_enabled(Opt::Verbose) {
+                // A bad `mimalloc_verbose` would otherwise go unnoticed: show it as if
+                // verbose were on (not counted against `max_warnings`).
+                emit("mimalloc: warning: ", true, args, true);
+            } else {
+                warning(args);
+            }
+        }
+    }
+}
+
 /// `_mi_verbose_message`: shown when the `verbose` option is at least 1.
 pub fn verbose(args: fmt::Arguments) {
+    if options::has_env_problems() {
+        report_env_problems();
+    }
     if !options::is_enabled(Opt::Verbose) {
         return;
     }
     emit("mimalloc: ", false, args, true);
 }
 
-/// Message limits; until `options_init` loads `max_errors`/`max_warnings` they are 16.
+/// Message limits; until `start` loads `max_errors`/`max_warnings` they are 16.
 static MAX_ERRORS: AtomicI64 = AtomicI64::new(16);
 static MAX_WARNINGS: AtomicI64 = AtomicI64::new(16);
 static ERRORS_SHOWN: AtomicUsize = AtomicUsize::new(0);
@@ -362,6 +413,9 @@ pub fn set_message_limits(max_errors: i64, max_warnings: i64) {
 /// limit. As in C mimalloc the count is compared before incrementing, so `max + 1`
 /// messages of each kind get out.
 fn should_show(shown: &AtomicUsize, max: &AtomicI64) -> bool {
+    if options::has_env_problems() {
+        report_env_problems();
+    }
     if options::is_enabled(Opt::Verbose) {
         return true;
     }
