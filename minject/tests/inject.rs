@@ -14,6 +14,13 @@ fn original_syms(b: &Builder) -> Vec<(String, Vec<Sym>)> {
         .collect()
 }
 
+/// What an injected image imports: the DLL with `mi_version`, then the builder's modules.
+fn ours_then(b: &Builder) -> Vec<(String, Vec<Sym>)> {
+    let mut expected = vec![(DLL.to_string(), vec![Sym::Name(0, "mi_version")])];
+    expected.extend(original_syms(b));
+    expected
+}
+
 /// Each import's module name and the symbols of its lookup table (or its IAT).
 fn imported(data: &[u8]) -> Vec<(String, Vec<Sym>)> {
     raw_imports(data)
@@ -89,9 +96,7 @@ fn adding_puts_the_dll_first_and_keeps_every_other_import() {
         // The lookup table is a copy with the same symbols.
         assert_eq!(table_syms(&data, new.oft), table_syms(&input, old.oft));
     }
-    let mut expected = vec![(DLL.to_string(), vec![Sym::Name(0, "mi_version")])];
-    expected.extend(original_syms(&b));
-    assert_eq!(imported(&data), expected);
+    assert_eq!(imported(&data), ours_then(&b));
 
     // One more section, readable and writable initialized data, after the others.
     let n = nsections(&input);
@@ -314,9 +319,7 @@ fn bound_imports_are_cleared() {
     // The bound import table's bytes beyond the new section header are zero too.
     let n = nsections(&data);
     assert!(data[SECTION_TABLE + 40 * n..0x400].iter().all(|&b| b == 0));
-    let mut expected = vec![(DLL.to_string(), vec![Sym::Name(0, "mi_version")])];
-    expected.extend(original_syms(&b));
-    assert_eq!(imported(&data), expected);
+    assert_eq!(imported(&data), ours_then(&b));
     checksum_is_valid(&data);
 }
 
@@ -359,10 +362,7 @@ fn an_image_without_imports_gets_ours_alone() {
     let input = b.build();
     assert!(Image::parse(&input).unwrap().imports.is_empty());
     let data = inject(&input, DLL).unwrap().data;
-    assert_eq!(
-        imported(&data),
-        [(DLL.to_string(), vec![Sym::Name(0, "mi_version")])]
-    );
+    assert_eq!(imported(&data), ours_then(&b));
 }
 
 #[test]
