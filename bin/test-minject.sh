@@ -13,13 +13,20 @@
 #      import, every other import keeps its symbols, no complaints), `objdump -t` (the
 #      COFF symbol table after the sections is intact) and CheckSumMappedFile (the
 #      checksum in the header is right), and runs it under wine: the DLL is attached
-#      before the program's main and the program runs and exits with 0.
+#      before the program's main and the program runs and exits with 0;
+#   4. builds minject itself for x86_64-pc-windows-gnu (with Debian's rustc-web,
+#      cargo-web and rust-web-src: -Zbuild-std, offline) and checks that minject.exe
+#      under wine writes the same bytes as the Linux build, in place too, and refuses
+#      what it should.
 #
 # Needs x86_64-w64-mingw32-gcc/-objdump and wine64; when they are missing it installs
 # gcc-mingw-w64-x86-64 and wine64 with apt-get (as root or with sudo -n), and prints
-# "skipped: ..." and exits 0 only when they cannot be installed.
-# Environment: CARGO_TARGET_DIR (where cargo builds minject), MI_KEEP_TMP=1 keeps the
-# temporary folder.
+# "skipped: ..." and exits 0 only when they cannot be installed. Step 4 is skipped, with
+# a "skipped: ..." line, when the Debian Rust packages are missing. About 15 s; the first
+# run of step 4 builds std for Windows (about a minute more).
+# Environment: CARGO_TARGET_DIR (where cargo builds), MI_KEEP_TMP=1 keeps the temporary
+# folder, MI_MINJECT_WINDOWS=0 skips step 4, MI_WIN_RUSTC/MI_WIN_CARGO (default
+# /usr/bin/rustc, /usr/bin/cargo) the toolchain of step 4.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -65,9 +72,14 @@ wineserver=$(dirname "$wine")/wineserver
 CC=x86_64-w64-mingw32-gcc
 OBJDUMP=x86_64-w64-mingw32-objdump
 
+case "${CARGO_TARGET_DIR:-}" in
+  "") target_dir=$root/target ;;
+  /*) target_dir=$CARGO_TARGET_DIR ;;
+  *) target_dir=$root/$CARGO_TARGET_DIR ;;
+esac
 say "cargo build -p minject"
 cargo build -q -p minject --locked
-minject="${CARGO_TARGET_DIR:-$root/target}/debug/minject"
+minject="$target_dir/debug/minject"
 [ -x "$minject" ] || fail "no minject binary at $minject"
 
 tmp=$(mktemp -d)
@@ -288,5 +300,93 @@ cp prog.c notpe.exe
 if "$minject" notpe.exe 2>err.txt; then fail "minject accepted a C source file"; fi
 grep -q "^minject: error: .*not a PE executable" err.txt || fail "message: $(cat err.txt)"
 [ ! -e notpe-mi.exe ] || fail "an output was written for a bad input"
+
+# --- minject itself built for Windows, run under wine --------------------------------
+# rustup cannot fetch the standard library of x86_64-pc-windows-gnu here, but Debian's
+# rustc-web/cargo-web with rust-web-src build it from source (-Zbuild-std, offline from
+# the crates vendored beside the library sources). The build of std takes about a
+# minute the first time; it is kept in $target_dir/minject-windows.
+windows_minject() {
+  win_rustc=${MI_WIN_RUSTC:-/usr/bin/rustc}
+  win_cargo=${MI_WIN_CARGO:-/usr/bin/cargo}
+  if [ ! -x "$win_rustc" ] || [ ! -x "$win_cargo" ]; then
+    echo "no $win_rustc or $win_cargo (Debian: rustc-web, cargo-web)"; return 1
+  fi
+  library="$("$win_rustc" --print sysroot)/lib/rustlib/src/rust/library"
+  if [ ! -d "$library/std" ] || [ ! -d "$library/vendor" ]; then
+    echo "no library sources with vendored crates at $library (Debian: rust-web-src)"; return 1
+  fi
+  # A copy of the crate as a workspace of its own: the project's Cargo.lock names
+  # crates that the vendored set of the standard library does not have.
+  mkdir -p win-src
+  cp -r "$root/minject/Cargo.toml" "$root/minject/src" win-src/
+  printf '\n[workspace]\n\n[profile.release]\npanic = "abort"\n' >> win-src/Cargo.toml
+  if ! RUSTC_BOOTSTRAP=1 RUSTC="$win_rustc" CARGO_HOME="$tmp/cargo-home" \
+       "$win_cargo" build --release --offline --quiet \
+       --manifest-path win-src/Cargo.toml \
+       --target x86_64-pc-windows-gnu -Zbuild-std=std,panic_abort \
+       --target-dir "$target_dir/minject-windows" \
+       --config 'source.crates-io.replace-with="vendored"' \
+       --config "source.vendored.directory=\"$library/vendor\"" \
+       --config 'target.x86_64-pc-windows-gnu.linker="x86_64-w64-mingw32-gcc"' \
+       >win-build.log 2>&1; then
+    echo "the build failed: $(tail -n 5 win-build.log)"; return 2
+  fi
+  cp "$target_dir/minject-windows/x86_64-pc-windows-gnu/release/minject.exe" .
+}
+if [ "${MI_MINJECT_WINDOWS:-1}" = 0 ]; then
+  say "minject for Windows: not built (MI_MINJECT_WINDOWS=0)"
+else
+  say "building minject for Windows (x86_64-pc-windows-gnu)"
+  set +e
+  why=$(windows_minject)
+  status=$?
+  set -e
+  if [ "$status" = 2 ]; then
+    fail "minject for Windows: $why"
+  elif [ "$status" != 0 ]; then
+    say "skipped: minject for Windows: $why"
+  else
+    # Wine 8 has no bcryptprimitives.dll, whose ProcessPrng Rust's std calls; a
+    # stand-in beside minject.exe implements it with RtlGenRandom.
+    if [ ! -e "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ]; then
+      cat > bcryptprimitives.c <<'EOF2'
+#include <windows.h>
+BOOLEAN WINAPI SystemFunction036(PVOID buffer, ULONG length);
+__declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
+  while (len > 0) {
+    ULONG n = len > 0x10000000 ? 0x10000000 : (ULONG)len;
+    if (!SystemFunction036(data, n)) return FALSE;
+    data += n;
+    len -= n;
+  }
+  return TRUE;
+}
+EOF2
+      $CC -O1 -shared -o bcryptprimitives.dll bcryptprimitives.c -ladvapi32
+    fi
+    say "minject.exe under wine writes what the Linux build writes"
+    out=$(run minject.exe --list prog.exe </dev/null) || fail "minject.exe --list: $(cat wine.err)"
+    [ "$out" = "$(cat list.txt)" ] || fail "minject.exe --list prints '$out'"
+    mkdir -p linux
+    cp prog.exe linux/prog.exe
+    (cd linux && "$minject" prog.exe >/dev/null)
+    rm -f prog-mi.exe
+    run minject.exe prog.exe </dev/null >/dev/null || fail "minject.exe prog.exe: $(cat wine.err)"
+    cmp -s prog-mi.exe linux/prog-mi.exe || fail "minject.exe wrote other bytes than minject"
+    cmp -s prog.exe prog.orig || fail "minject.exe changed prog.exe"
+    check_run prog-mi.exe mimalloc-override.dll
+    cp prog.exe winplace.exe
+    run minject.exe --inplace --force winplace.exe </dev/null >/dev/null \
+      || fail "minject.exe --inplace: $(cat wine.err)"
+    cmp -s winplace.exe linux/prog-mi.exe || fail "minject.exe --inplace wrote other bytes"
+    if run minject.exe prog.exe </dev/null >/dev/null; then
+      fail "minject.exe overwrote prog-mi.exe without --force"
+    fi
+    grep -q "^minject: error: .*--force" wine.err || fail "minject.exe: $(cat wine.err)"
+    if run minject.exe notpe.exe </dev/null >/dev/null; then fail "minject.exe accepted notpe.exe"; fi
+    grep -q "^minject: error: .*not a PE executable" wine.err || fail "minject.exe: $(cat wine.err)"
+  fi
+fi
 
 say "passed"
