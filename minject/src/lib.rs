@@ -10,9 +10,11 @@
 //! - imported at a later position: its import descriptor moves to the front (the
 //!   descriptors are permuted in place; nothing else moves);
 //! - not imported: a new section `.minject` is appended that holds a new import
-//!   directory (a descriptor for the DLL, importing `mi_version` by name, followed by
-//!   copies of all the existing descriptors, which keep their lookup tables and import
-//!   address tables, so the program's code finds its imports where it always did).
+//!   directory: a descriptor for the DLL, importing `mi_version` by name, followed by
+//!   copies of all the existing descriptors. The copies keep their import address
+//!   tables (FirstThunk), so the program's code finds its imports where it always did;
+//!   their names and lookup tables are copied into the new section too, so that the
+//!   whole import table lies in one section (as `objdump -p` expects).
 //!
 //! Every change recomputes the PE checksum. See `minject/README.md` for the details and
 //! the limits.
