@@ -14,19 +14,22 @@
 #      COFF symbol table after the sections is intact) and CheckSumMappedFile (the
 #      checksum in the header is right), and runs it under wine: the DLL is attached
 #      before the program's main and the program runs and exits with 0;
-#   4. builds minject itself for x86_64-pc-windows-gnu (with Debian's rustc-web,
+#   4. patches every x86-64 program that wine itself ships (PE files not built here,
+#      most linked with ucrtbase.dll), checks them with objdump, and runs wine's
+#      cmd.exe patched;
+#   5. builds minject itself for x86_64-pc-windows-gnu (with Debian's rustc-web,
 #      cargo-web and rust-web-src: -Zbuild-std, offline) and checks that minject.exe
 #      under wine writes the same bytes as the Linux build, in place too, and refuses
 #      what it should.
 #
 # Needs x86_64-w64-mingw32-gcc/-objdump and wine64; when they are missing it installs
 # gcc-mingw-w64-x86-64 and wine64 with apt-get (as root or with sudo -n), and prints
-# "skipped: ..." and exits 0 only when they cannot be installed. Step 4 is skipped, with
-# a "skipped: ..." line, when the Debian Rust packages are missing. About 15 s; the first
-# run of step 4 builds std for Windows (about a minute more).
+# "skipped: ..." and exits 0 only when they cannot be installed. Step 5 is skipped, with
+# a "skipped: ..." line, when the Debian Rust packages are missing. About 30 s; the first
+# run of step 5 builds std for Windows (about a minute more).
 # Environment: CARGO_TARGET_DIR (where cargo builds), MI_KEEP_TMP=1 keeps the temporary
-# folder, MI_MINJECT_WINDOWS=0 skips step 4, MI_WIN_RUSTC/MI_WIN_CARGO (default
-# /usr/bin/rustc, /usr/bin/cargo) the toolchain of step 4.
+# folder, MI_MINJECT_WINDOWS=0 skips step 5, MI_WIN_RUSTC/MI_WIN_CARGO (default
+# /usr/bin/rustc, /usr/bin/cargo) the toolchain of step 5.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -300,6 +303,43 @@ cp prog.c notpe.exe
 if "$minject" notpe.exe 2>err.txt; then fail "minject accepted a C source file"; fi
 grep -q "^minject: error: .*not a PE executable" err.txt || fail "message: $(cat err.txt)"
 [ ! -e notpe-mi.exe ] || fail "an output was written for a bad input"
+
+# --- programs not built here: wine's own PE executables ------------------------------
+pe_dir=""
+for d in /usr/lib/x86_64-linux-gnu/wine/x86_64-windows /usr/lib/wine/x86_64-windows \
+         /usr/lib64/wine/x86_64-windows; do
+  if [ -f "$d/cmd.exe" ]; then pe_dir=$d; break; fi
+done
+if [ -z "$pe_dir" ]; then
+  say "skipped: wine's own programs (no x86_64-windows folder with cmd.exe found)"
+else
+  say "wine's own programs ($pe_dir/*.exe)"
+  mkdir -p third
+  count=0
+  for exe in "$pe_dir"/*.exe; do
+    name=$(basename "$exe" .exe)
+    cp "$exe" "third/$name.exe"
+    "$minject" "third/$name.exe" >/dev/null 2>err.txt || fail "$name.exe: $(cat err.txt)"
+    objdump_clean "third/$name-mi.exe"
+    { echo mimalloc-override.dll; dlls "third/$name.exe"; } > want.order
+    dlls "third/$name-mi.exe" > got.order
+    cmp -s want.order got.order || fail "$name-mi.exe: imports $(tr '\n' ' ' <got.order)"
+    symbols "third/$name.exe" > want.syms
+    symbols "third/$name-mi.exe" | grep -v '^mimalloc-override.dll ' > got.syms || true
+    cmp -s want.syms got.syms || fail "$name-mi.exe: the other imports changed"
+    rm -f "third/$name.exe" "third/$name-mi.exe"
+    count=$((count + 1))
+  done
+  [ "$count" -gt 10 ] || fail "only $count programs in $pe_dir"
+  say "  $count programs patched; running wine's cmd.exe patched"
+  cp "$pe_dir/cmd.exe" third/cmd.exe
+  cp mimalloc-override.dll third/
+  "$minject" third/cmd.exe >/dev/null
+  check_checksum third/cmd-mi.exe
+  out=$(run third/cmd-mi.exe /c echo cmd runs) || fail "cmd-mi.exe failed: $out $(cat wine.err)"
+  [ "$(echo "$out" | head -n 1)" = "mimalloc-override.dll: attached" ] || fail "cmd-mi.exe: $out"
+  echo "$out" | grep -qx "cmd runs" || fail "cmd-mi.exe: $out"
+fi
 
 # --- minject itself built for Windows, run under wine --------------------------------
 # rustup cannot fetch the standard library of x86_64-pc-windows-gnu here, but Debian's
