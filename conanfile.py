@@ -59,6 +59,8 @@ class MimallocRsConan(ConanFile):
         "CMakeLists.txt", "Cargo.toml", "Cargo.lock", "cbindgen.toml", "mimalloc.pc.in",
         "build.rs", "src/*", "shim/*", "cabi/*", "cmake/*", "include/*", "tests/*",
         "examples/*", "debian/copyright",
+        # a member of the cargo workspace: cargo reads its manifest to load the workspace
+        "minject/*",
     )
 
     def set_version(self):
