@@ -77,6 +77,8 @@ if [ "${MI_SKIP_CARGO:-0}" != 1 ]; then
       echo "==> cargo clippy --features $features"
       cargo clippy -p mimalloc-rs --features "$features" --tests --locked -- -D warnings
     done
+    echo "==> cargo clippy -p minject"
+    cargo clippy -p minject --all-targets --locked -- -D warnings
   fi
 fi
 
