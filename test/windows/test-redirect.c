@@ -1,0 +1,213 @@
+/* The CRT redirect of mimalloc-override.dll, seen from a program that only uses the C
+   runtime's malloc/free/realloc/_msize/_aligned_* (and, in the C++ part, operator new).
+   It finds mimalloc through GetModuleHandle/GetProcAddress, so the same source serves
+   for an executable linked with mimalloc-override.dll first, one linked without it (and
+   later patched by minject), and one whose early.dll allocated before the redirect.
+
+     test-redirect expect-redirect   malloc'd memory must be mimalloc's
+     test-redirect expect-crt        the runtime keeps its own allocator (DLL absent or
+                                     MIMALLOC_DISABLE_REDIRECT=1)
+     test-redirect early             blocks early.dll allocated before the redirect are
+                                     freed/reallocated correctly afterwards
+     test-redirect threads           100 threads allocate and exit: their heaps are
+                                     released (thread count back to 0, memory reused)
+
+   Exit code 0 on success; each failure prints a line. */
+#include <windows.h>
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef MI_LINK_OVERRIDE
+/* a reference to the API keeps mimalloc-override.dll in the import table */
+extern int mi_version(void);
+#endif
+#ifdef MI_LINK_EARLY
+__declspec(dllimport) void** early_blocks(size_t* count, void** aligned);
+#endif
+
+typedef bool (*is_in_heap_fn)(const void*);
+typedef bool (*is_redirected_fn)(void);
+typedef void (*output_fun)(const char* msg, void* arg);
+typedef void (*stats_print_out_fn)(output_fun out, void* arg);
+typedef void (*process_info_fn)(size_t*, size_t*, size_t*, size_t*, size_t*, size_t*, size_t*, size_t*);
+typedef void (*collect_fn)(bool);
+
+static int failures = 0;
+#define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "FAILED (%s:%d): ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+
+static HMODULE mi;
+static is_in_heap_fn is_ours;
+
+static void* mi_fn(const char* name) {
+  return mi == NULL ? NULL : (void*)GetProcAddress(mi, name);
+}
+
+void cxx_checks(bool expect_ours, is_in_heap_fn is_ours);
+
+/* plain C runtime calls, and whose memory they give */
+static void basic_checks(bool expect_ours) {
+  for (size_t size = 1; size < 4u << 20; size = size * 3 + 5) {
+    char* p = (char*)malloc(size);
+    CHECK(p != NULL, "malloc(%zu)", size);
+    if (p == NULL) continue;
+    memset(p, 0xab, size);
+    CHECK(_msize(p) >= size, "_msize(%zu) = %zu", size, _msize(p));
+    if (is_ours != NULL) CHECK(is_ours(p) == expect_ours, "malloc(%zu) from %s", size, expect_ours ? "the CRT, not mimalloc" : "mimalloc, not the CRT");
+    char* q = (char*)realloc(p, size * 2 + 1);
+    CHECK(q != NULL && (unsigned char)q[size - 1] == 0xab, "realloc keeps the contents");
+    free(q);
+  }
+  int* z = (int*)calloc(1000, sizeof(int));
+  CHECK(z != NULL, "calloc");
+  for (int i = 0; z != NULL && i < 1000; i++) CHECK(z[i] == 0, "calloc zeroes");
+  if (is_ours != NULL && z != NULL) CHECK(is_ours(z) == expect_ours, "calloc");
+  /* (_recalloc is not in mingw's msvcrt import library: look it up) */
+  void* (*recalloc_fn)(void*, size_t, size_t) = (void* (*)(void*, size_t, size_t))GetProcAddress(GetModuleHandleA("msvcrt.dll"), "_recalloc");
+  if (recalloc_fn != NULL) {   /* (Windows' msvcrt.dll has it, wine's does not) */
+    z = (int*)recalloc_fn(z, 2000, sizeof(int));
+    for (int i = 0; z != NULL && i < 2000; i++) { if (z[i] != 0) { CHECK(false, "_recalloc zeroes"); break; } }
+  }
+  free(z);
+  char* s = _strdup("a string from the runtime's strdup");
+  CHECK(s != NULL && strcmp(s, "a string from the runtime's strdup") == 0, "_strdup");
+  if (is_ours != NULL && s != NULL) CHECK(is_ours(s) == expect_ours, "_strdup (the runtime's internal malloc)");
+  free(s);
+  void* a = _aligned_malloc(100, 256);
+  CHECK(a != NULL && ((uintptr_t)a & 255) == 0, "_aligned_malloc alignment");
+  if (is_ours != NULL && a != NULL) CHECK(is_ours(a) == expect_ours, "_aligned_malloc");
+  a = _aligned_realloc(a, 5000, 256);
+  CHECK(a != NULL && ((uintptr_t)a & 255) == 0, "_aligned_realloc alignment");
+  _aligned_free(a);
+  CHECK(realloc(malloc(10), 0) == NULL, "realloc(p, 0) frees and returns NULL");
+  free(NULL);
+}
+
+/* blocks early.dll allocated with the runtime before the redirect */
+static void early_checks(void) {
+  HMODULE early = GetModuleHandleA("early.dll");
+  CHECK(early != NULL, "early.dll is loaded");
+  if (early == NULL) return;
+  void** (*early_blocks)(size_t*, void**) = (void** (*)(size_t*, void**))GetProcAddress(early, "early_blocks");
+  size_t count = 0;
+  void* aligned = NULL;
+  void** blocks = early_blocks(&count, &aligned);
+  for (size_t i = 0; i < count; i++) {
+    unsigned char* p = (unsigned char*)blocks[i];
+    size_t size = 16 + i * 40;
+    CHECK(p != NULL && !is_ours(p), "early block %zu is the runtime's", i);
+    CHECK(_msize(p) >= size, "_msize of an early block: %zu < %zu", _msize(p), size);
+    if (i % 3 == 0) {
+      p = (unsigned char*)realloc(p, size + 5000);   /* moves it into mimalloc */
+      CHECK(p != NULL && p[size - 1] == (unsigned char)i && p[0] == (unsigned char)i, "realloc of an early block keeps its contents");
+      CHECK(p != NULL && is_ours(p), "an early block realloc'ed is mimalloc's");
+    }
+    free(p);
+  }
+  CHECK(aligned != NULL && !is_ours(aligned) && ((unsigned char*)aligned)[999] == 0x5a, "early aligned block");
+  _aligned_free(aligned);
+  /* the runtime's heap must still be consistent */
+  HANDLE crt_heap = (HANDLE)_get_heap_handle();
+  CHECK(HeapValidate(crt_heap, 0, NULL), "the runtime's heap is valid after freeing early blocks");
+}
+
+/* 100 threads allocate and exit; their heaps must be released */
+#define THREADS 100
+#define BATCH 10
+static DWORD WINAPI thread_main(LPVOID arg) {
+  void* keep = NULL;
+  void* blocks[1000];
+  for (int round = 0; round < 4; round++) {
+    for (int i = 0; i < 1000; i++) blocks[i] = malloc(16 + (size_t)(i % 64) * 16);  /* ~0.5 MiB */
+    for (int i = 0; i < 1000; i++) {
+      if (i == 7 && round == 0) keep = blocks[i]; else free(blocks[i]);
+    }
+  }
+  ((void**)arg)[0] = keep;   /* freed later by the main thread (a cross-thread free) */
+  return 0;
+}
+
+static const char* stats_text;
+static char stats_buf[16384];
+static size_t stats_len;
+static void stats_out(const char* msg, void* arg) {
+  (void)arg;
+  size_t n = strlen(msg);
+  if (stats_len + n < sizeof(stats_buf)) { memcpy(stats_buf + stats_len, msg, n); stats_len += n; stats_buf[stats_len] = 0; }
+}
+
+/* the `current` column of a row of mi_stats_print_out ("  threads: peak alloc freed current") */
+static long stats_current(const char* label) {
+  stats_len = 0; stats_buf[0] = 0;
+  ((stats_print_out_fn)mi_fn("mi_stats_print_out"))(stats_out, NULL);
+  stats_text = stats_buf;
+  const char* row = strstr(stats_buf, label);
+  if (row == NULL) return -1;
+  long peak, alloc, freed, current;
+  if (sscanf(row + strlen(label), " %ld %ld %ld %ld", &peak, &alloc, &freed, &current) != 4) return -1;
+  return current;
+}
+
+static void thread_checks(void) {
+  process_info_fn process_info = (process_info_fn)mi_fn("mi_process_info");
+  collect_fn collect = (collect_fn)mi_fn("mi_collect");
+  void* kept[THREADS][1];
+  size_t commit_after_first = 0;
+  for (int t = 0; t < THREADS; t += BATCH) {
+    HANDLE h[BATCH];
+    for (int i = 0; i < BATCH; i++) h[i] = CreateThread(NULL, 0, thread_main, kept[t + i], 0, NULL);
+    WaitForMultipleObjects(BATCH, h, TRUE, INFINITE);
+    for (int i = 0; i < BATCH; i++) CloseHandle(h[i]);
+    if (t == 0) {
+      size_t e, u, s, rss, prss, commit, pcommit, faults;
+      process_info(&e, &u, &s, &rss, &prss, &commit, &pcommit, &faults);
+      commit_after_first = commit;
+    }
+  }
+  for (int t = 0; t < THREADS; t++) {
+    CHECK(kept[t][0] != NULL && is_ours(kept[t][0]), "a thread's block is mimalloc's");
+    free(kept[t][0]);
+  }
+  long threads = stats_current("threads:");
+  const char* row = strstr(stats_text, "threads:");
+  if (row != NULL) printf("stats row: %.*s\n", (int)(strchr(row, '\n') != NULL ? strchr(row, '\n') - row : 60), row);
+  CHECK(threads == 0, "after 100 threads exited, %ld threads still hold a heap:\n%s", threads, stats_text);
+  collect(true);
+  size_t e, u, s, rss, prss, commit, pcommit, faults;
+  process_info(&e, &u, &s, &rss, &prss, &commit, &pcommit, &faults);
+  /* each thread touched ~0.5 MiB of small blocks; without teardown and reclaim of the
+     abandoned segments 100 threads would hold 100 of them */
+  CHECK(commit <= commit_after_first + (8u << 20), "committed memory grew from %zu to %zu bytes over 100 threads", commit_after_first, commit);
+  printf("threads: committed %zu KiB after the first %d threads, %zu KiB after %d (peak %zu KiB)\n",
+         commit_after_first / 1024, BATCH, commit / 1024, THREADS, pcommit / 1024);
+}
+
+int main(int argc, char** argv) {
+  const char* mode = argc > 1 ? argv[1] : "expect-redirect";
+#ifdef MI_LINK_OVERRIDE
+  printf("linked with mimalloc-override.dll (mimalloc %d)\n", mi_version());
+#endif
+#ifdef MI_LINK_EARLY
+  { size_t n; void* a; printf("linked with early.dll (%p)\n", (void*)early_blocks(&n, &a)); }
+#endif
+  mi = GetModuleHandleA("mimalloc-override.dll");
+  is_ours = (is_in_heap_fn)mi_fn("mi_is_in_heap_region");
+  is_redirected_fn is_redirected = (is_redirected_fn)mi_fn("mi_is_redirected");
+  bool expect = strcmp(mode, "expect-crt") != 0;
+  if (expect) {
+    CHECK(mi != NULL && is_ours != NULL && is_redirected != NULL, "mimalloc-override.dll is loaded");
+    if (failures) return 1;
+    CHECK(is_redirected(), "mi_is_redirected()");
+  } else if (is_redirected != NULL) {
+    CHECK(!is_redirected(), "mi_is_redirected() is false");
+  }
+  basic_checks(expect);
+  cxx_checks(expect, is_ours);
+  if (strcmp(mode, "early") == 0) early_checks();
+  if (strcmp(mode, "threads") == 0) thread_checks();
+  printf("test-redirect %s: %s\n", mode, failures == 0 ? "ok" : "FAILED");
+  return failures == 0 ? 0 : 1;
+}
