@@ -10,7 +10,8 @@
 //! scratch register at a call boundary in the x64 calling convention), written after
 //! `VirtualProtect` and undone by `uninstall` (FreeLibrary of our DLL). A function is
 //! patched only if it lies inside its module's image (not forwarded elsewhere) and no
-//! other patched entry point starts within its first 12 bytes.
+//! other exported function of the module starts within its first 12 bytes (so a short
+//! function is left alone rather than its neighbour overwritten).
 //!
 //! Blocks the runtime allocated before the redirect (or a runtime-internal `HeapAlloc`)
 //! stay the runtime's: our replacements check with the segment map whether a pointer is
@@ -476,6 +477,38 @@ unsafe fn image_size(base: *const u8) -> usize {
     }
 }
 
+/// Whether an exported function of the module at `base` (any export, not only ours)
+/// starts within the `PATCH_LEN` bytes after `a`: then the function at `a` may be
+/// shorter than the patch, and patching it would overwrite its neighbour.
+///
+/// # Safety
+/// `base` is a loaded module's base address.
+unsafe fn export_within_patch(base: *const u8, a: usize) -> bool {
+    // SAFETY: the PE32+ headers of a loaded image: the export directory is data
+    // directory 0 (at 24 + 112 from the NT headers); its function table has
+    // NumberOfFunctions RVAs at AddressOfFunctions.
+    unsafe {
+        let nt = base.add((base.add(0x3c) as *const u32).read_unaligned() as usize);
+        let dir = nt.add(24 + 112);
+        let rva = (dir as *const u32).read_unaligned() as usize;
+        let size = (dir.add(4) as *const u32).read_unaligned() as usize;
+        if rva == 0 {
+            return false;
+        }
+        let exports = base.add(rva);
+        let count = (exports.add(20) as *const u32).read_unaligned() as usize;
+        let funcs =
+            base.add((exports.add(28) as *const u32).read_unaligned() as usize) as *const u32;
+        (0..count).any(|i| {
+            let f = funcs.add(i).read_unaligned() as usize;
+            // (an RVA inside the export directory is a forwarder string, not code)
+            let code = f != 0 && !(rva..rva + size).contains(&f);
+            let at = base as usize + f;
+            code && at > a && at < a + PATCH_LEN
+        })
+    }
+}
+
 /// Overwrite the entry point at `addr` with a jump to `to`, saving what was there.
 ///
 /// # Safety
@@ -565,7 +598,10 @@ unsafe fn redirect_module<const M: usize>(module: *mut c_void) -> usize {
             );
             continue;
         }
-        if addrs.iter().any(|&b| b > a && b < a + PATCH_LEN) {
+        // SAFETY: a loaded module.
+        if addrs.iter().any(|&b| b > a && b < a + PATCH_LEN)
+            || unsafe { export_within_patch(module as *const u8, a) }
+        {
             crate::mi_warning!("{}!{} is too short to patch: not redirected", name, sym);
             continue;
         }

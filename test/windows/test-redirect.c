@@ -11,6 +11,8 @@
                                      freed/reallocated correctly afterwards
      test-redirect threads           100 threads allocate and exit: their heaps are
                                      released (thread count back to 0, memory reused)
+     test-redirect late              a DLL loaded (LoadLibrary) after the redirect
+                                     allocates with mimalloc
 
    Exit code 0 on success; each failure prints a line. */
 #include <windows.h>
@@ -114,6 +116,24 @@ static void early_checks(void) {
   CHECK(HeapValidate(crt_heap, 0, NULL), "the runtime's heap is valid after freeing early blocks");
 }
 
+/* early.dll loaded now, after the redirect: what its DllMain allocated is mimalloc's */
+static void late_checks(void) {
+  CHECK(GetModuleHandleA("early.dll") == NULL, "early.dll is not loaded yet");
+  HMODULE late = LoadLibraryA("early.dll");
+  CHECK(late != NULL, "LoadLibrary(early.dll)");
+  if (late == NULL) return;
+  void** (*early_blocks)(size_t*, void**) = (void** (*)(size_t*, void**))GetProcAddress(late, "early_blocks");
+  size_t count = 0;
+  void* aligned = NULL;
+  void** blocks = early_blocks(&count, &aligned);
+  for (size_t i = 0; i < count; i++) {
+    CHECK(blocks[i] != NULL && is_ours(blocks[i]), "a block of a DLL loaded after the redirect is mimalloc's");
+    free(blocks[i]);
+  }
+  CHECK(aligned != NULL && is_ours(aligned), "an aligned block of a DLL loaded after the redirect is mimalloc's");
+  _aligned_free(aligned);
+}
+
 /* 100 threads allocate and exit; their heaps must be released */
 #define THREADS 100
 #define BATCH 10
@@ -208,6 +228,7 @@ int main(int argc, char** argv) {
   cxx_checks(expect, is_ours);
   if (strcmp(mode, "early") == 0) early_checks();
   if (strcmp(mode, "threads") == 0) thread_checks();
+  if (strcmp(mode, "late") == 0) late_checks();
   printf("test-redirect %s: %s\n", mode, failures == 0 ? "ok" : "FAILED");
   return failures == 0 ? 0 : 1;
 }
