@@ -17,7 +17,7 @@
 # sources (`-Zbuild-std`, with RUSTC_BOOTSTRAP=1), offline from the crates vendored beside
 # them when they are there (Debian's rust-web-src/rust-src ship library/vendor).
 # Variables from CMakeLists.txt: mi_src_dir, mi_bin_dir, mi_features, mi_basename,
-# mi_build_type, mi_version, mi_defines, mi_cflags.
+# mi_build_type, mi_cargo_profile(_dir), mi_version_*, mi_defines, mi_cflags.
 
 if(NOT MI_RUST_TARGET)
   set(MI_RUST_TARGET "x86_64-pc-windows-gnu" CACHE STRING "Rust target triple")
@@ -74,13 +74,6 @@ else()
   message(STATUS "Rust for ${MI_RUST_TARGET}: ${mi_win_rustc} (installed standard library)")
 endif()
 
-if(mi_build_type STREQUAL "debug")
-  set(mi_cargo_profile "dev")
-  set(mi_cargo_profile_dir "debug")
-else()
-  set(mi_cargo_profile "release")
-  set(mi_cargo_profile_dir "release")
-endif()
 set(mi_opt_level 3)
 if(mi_build_type STREQUAL "minsizerel")
   set(mi_opt_level "\"s\"")

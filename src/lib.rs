@@ -120,6 +120,23 @@ pub(crate) mod padding;
 pub(crate) mod page;
 pub(crate) mod page_queue;
 pub(crate) mod posix;
+/// (For `prim`, Linux's and Windows'.) Whether the test build's fault injection
+/// (`crate::fault`, feature `fault_injection`) makes this call at `$point` on `$size`
+/// bytes fail. Without the feature it is the constant `false` (and `$point` is not even
+/// compiled), so the check compiles to nothing.
+macro_rules! injected {
+    ($point:expr, $size:expr) => {{
+        #[cfg(feature = "fault_injection")]
+        let fail = crate::fault::should_fail($point, $size);
+        #[cfg(not(feature = "fault_injection"))]
+        let fail = {
+            let _ = $size;
+            false
+        };
+        fail
+    }};
+}
+
 #[cfg(not(windows))]
 pub(crate) mod prim;
 /// The Windows platform layer, under the same name as the Linux one.

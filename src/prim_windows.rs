@@ -27,20 +27,6 @@ use crate::types::set_errno;
 use core::ffi::c_void;
 use core::ptr;
 
-/// As in the Linux `prim`: whether the test build's fault injection makes this call fail.
-macro_rules! injected {
-    ($point:expr, $size:expr) => {{
-        #[cfg(feature = "fault_injection")]
-        let fail = crate::fault::should_fail($point, $size);
-        #[cfg(not(feature = "fault_injection"))]
-        let fail = {
-            let _ = $size;
-            false
-        };
-        fail
-    }};
-}
-
 // --- the Win32 functions we use --------------------------------------------------------
 
 type Bool = i32;

@@ -118,9 +118,42 @@ unsafe fn crt_size<const M: usize>(p: *const c_void) -> usize {
     unsafe { prim::heap_size(heap, p) }
 }
 
-/// Move a foreign block into a new block of ours of `size` bytes (zeroing the part past
-/// the old size when `zero`), then free it. `size == 0` frees it and returns null, as
-/// the runtime's `realloc` does.
+/// Move a foreign block `p` into `n`, a new block of ours of `size` bytes (null if
+/// that allocation failed): copy what fits, zero the part past the old contents when
+/// `zero`, and free the runtime's block `base` (`p` itself, or the block below an
+/// aligned `p`). Returns `n`.
+///
+/// # Safety
+/// `base` is a live block of runtime `M`'s heap and `p` points into it.
+unsafe fn crt_move_into<const M: usize>(
+    p: *mut c_void,
+    base: *mut c_void,
+    n: *mut c_void,
+    size: usize,
+    zero: bool,
+) -> *mut c_void {
+    if n.is_null() {
+        return n;
+    }
+    // SAFETY: per the contract.
+    let old = unsafe { crt_size::<M>(base) };
+    if old == usize::MAX {
+        return ptr::null_mut();
+    }
+    let old = old.saturating_sub(p as usize - base as usize);
+    // SAFETY: `p` holds `old` bytes and `n` holds `size`; they are distinct blocks.
+    unsafe {
+        ptr::copy_nonoverlapping(p as *const u8, n as *mut u8, old.min(size));
+        if zero && size > old {
+            ptr::write_bytes((n as *mut u8).add(old), 0, size - old);
+        }
+        crt_free::<M>(base);
+    }
+    n
+}
+
+/// `realloc`/`_recalloc` of a foreign block: into a new block of ours; `size == 0`
+/// frees it and returns null, as the runtime's `realloc` does.
 ///
 /// # Safety
 /// `p` is a live block of runtime `M`'s heap.
@@ -131,23 +164,7 @@ unsafe fn crt_move<const M: usize>(p: *mut c_void, size: usize, zero: bool) -> *
         return ptr::null_mut();
     }
     // SAFETY: per the contract.
-    let old = unsafe { crt_size::<M>(p) };
-    if old == usize::MAX {
-        return ptr::null_mut();
-    }
-    let n = if zero {
-        c::mi_zalloc(size)
-    } else {
-        c::mi_malloc(size)
-    };
-    if !n.is_null() {
-        // SAFETY: both blocks hold at least `min(old, size)` bytes and are distinct.
-        unsafe {
-            ptr::copy_nonoverlapping(p as *const u8, n as *mut u8, old.min(size));
-            crt_free::<M>(p);
-        }
-    }
-    n
+    unsafe { crt_move_into::<M>(p, p, c::mi_malloc(size), size, zero) }
 }
 
 /// The block that the runtime's `_aligned_*` functions put below an aligned pointer.
@@ -254,15 +271,12 @@ extern "C" fn r_aligned_offset_malloc(size: usize, alignment: usize, offset: usi
 }
 
 unsafe extern "C" fn r_aligned_free<const M: usize>(p: *mut c_void) {
-    if p.is_null() {
-        return;
-    }
-    if is_ours(p) {
-        // SAFETY: our block (mi_free accepts aligned pointers into a block).
-        unsafe { c::mi_free(p) }
-    } else {
+    if !p.is_null() && !is_ours(p) {
         // SAFETY: the runtime's aligned block.
         unsafe { crt_free::<M>(crt_aligned_base(p)) }
+    } else {
+        // SAFETY: null or our block (mi_free accepts aligned pointers into a block).
+        unsafe { r_free::<M>(p) }
     }
 }
 
@@ -284,20 +298,9 @@ unsafe fn crt_aligned_move<const M: usize>(
         unsafe { crt_free::<M>(base) };
         return ptr::null_mut();
     }
-    // SAFETY: the runtime's block.
-    let old = unsafe { crt_size::<M>(base) }.saturating_sub(p as usize - base as usize);
     let n = c::mi_malloc_aligned_at(size, alignment, offset);
-    if !n.is_null() {
-        // SAFETY: both blocks hold `min(old, size)` bytes; the new one `size`.
-        unsafe {
-            ptr::copy_nonoverlapping(p as *const u8, n as *mut u8, old.min(size));
-            if zero && size > old {
-                ptr::write_bytes((n as *mut u8).add(old), 0, size - old);
-            }
-            crt_free::<M>(base);
-        }
-    }
-    n
+    // SAFETY: the runtime's block, `p` inside it.
+    unsafe { crt_move_into::<M>(p, base, n, size, zero) }
 }
 
 unsafe extern "C" fn r_aligned_realloc<const M: usize>(
@@ -365,19 +368,14 @@ unsafe extern "C" fn r_aligned_msize<const M: usize>(
     offset: usize,
 ) -> usize {
     let _ = (alignment, offset);
-    if p.is_null() {
-        crate::types::set_errno(libc::EINVAL);
-        return usize::MAX;
+    if p.is_null() || is_ours(p) {
+        // SAFETY: null or our block.
+        return unsafe { r_msize::<M>(p) };
     }
-    if is_ours(p) {
-        // SAFETY: our block.
-        unsafe { c::mi_usable_size(p) }
-    } else {
-        // SAFETY: the runtime's aligned block.
-        unsafe {
-            let base = crt_aligned_base(p);
-            crt_size::<M>(base).saturating_sub(p as usize - base as usize)
-        }
+    // SAFETY: the runtime's aligned block.
+    unsafe {
+        let base = crt_aligned_base(p);
+        crt_size::<M>(base).saturating_sub(p as usize - base as usize)
     }
 }
 
