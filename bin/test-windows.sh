@@ -7,9 +7,9 @@
 #      x86_64-pc-windows-gnu with -Zbuild-std, offline from the crates they vendor);
 #      when they cannot be installed, the whole step is skipped with a "skipped: ..."
 #      message (exit 0);
-#   2. configures and builds with the cross toolchain file in out/test/windows:
-#        cmake -S . -B out/test/windows -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake
-#        cmake --build out/test/windows
+#   2. configures and builds with the cross toolchain file in out/test/windows-release:
+#        cmake -S . -B out/test/windows-release -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake
+#        cmake --build out/test/windows-release
 #      (mimalloc.dll, mimalloc-override.dll, their import libraries, the test programs);
 #   3. runs ctest under wine (test/windows/CMakeLists.txt lists the tests: mimalloc's API
 #      and stress tests against mimalloc.dll, the CRT redirect of mimalloc-override.dll);
@@ -18,12 +18,14 @@
 #      mimalloc-override.dll first (objdump -p), leave the input untouched, and run
 #      redirected under wine.
 #
-# Environment: MI_JOBS (default 2); MI_WINDOWS_BUILD_TYPE (default Release).
+# Environment: MI_JOBS (default 2); MI_WINDOWS_VARIANTS, the builds to make and test in
+# out/test/windows-<variant> (default "release"; known: release debug secure; about two
+# minutes each here). minject is tried on the release build's test program.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 jobs=${MI_JOBS:-2}
-build="$root/out/test/windows"
+variants=${MI_WINDOWS_VARIANTS:-release}
 
 skip() {
   echo "test-windows: skipped: $*"
@@ -87,25 +89,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "==> configure (cmake/mingw-w64-x86_64.cmake; wine: $wine)"
-# shellcheck disable=SC2086
-cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake \
-  -DCMAKE_BUILD_TYPE="${MI_WINDOWS_BUILD_TYPE:-Release}" -DMI_WINE_EXECUTABLE="$wine" \
-  -DMI_CARGO_JOBS="$jobs" $cargo_args >"$work/configure.log" 2>&1 \
-  || { cat "$work/configure.log"; exit 1; }
-grep -E "Rust for|Windows DLLs" "$work/configure.log" || true
+# variant -> build directory and CMake options
+variant_args() {
+  case "$1" in
+    release) echo "-DCMAKE_BUILD_TYPE=Release" ;;
+    debug)   echo "-DCMAKE_BUILD_TYPE=Debug" ;;
+    secure)  echo "-DCMAKE_BUILD_TYPE=Release -DMI_SECURE=ON" ;;
+    *) echo "test-windows: unknown variant $1 (known: release debug secure)" >&2; return 1 ;;
+  esac
+}
 
-echo "==> build"
-cmake --build "$build" -j "$jobs"
+for variant in $variants; do
+  args=$(variant_args "$variant")
+  build="$root/out/test/windows-$variant"
+  echo "==> $variant: configure (cmake/mingw-w64-x86_64.cmake; wine: $wine)"
+  # shellcheck disable=SC2086
+  cmake -S "$root" -B "$build" -DCMAKE_TOOLCHAIN_FILE=cmake/mingw-w64-x86_64.cmake $args \
+    -DMI_WINE_EXECUTABLE="$wine" -DMI_CARGO_JOBS="$jobs" $cargo_args >"$work/configure.log" 2>&1 \
+    || { cat "$work/configure.log"; exit 1; }
+  grep -E "Rust for|Windows DLLs" "$work/configure.log" || true
 
-for f in mimalloc.dll libmimalloc.dll.a mimalloc-override.dll libmimalloc-override.dll.a; do
-  [ -f "$build/$f" ] || { echo "test-windows: $f was not built"; exit 1; }
+  echo "==> $variant: build"
+  cmake --build "$build" -j "$jobs"
+  suffix=$(sed -n 's/^-- Library base name: mimalloc//p' "$work/configure.log")
+  for f in "mimalloc$suffix.dll" "libmimalloc$suffix.dll.a" "mimalloc-override$suffix.dll" \
+           "libmimalloc-override$suffix.dll.a"; do
+    [ -f "$build/$f" ] || { echo "test-windows: $f was not built"; exit 1; }
+  done
+
+  echo "==> $variant: ctest under wine"
+  (cd "$build" && ctest --output-on-failure -j 1)
 done
+build="$root/out/test/windows-release"
 
-echo "==> ctest under wine"
-(cd "$build" && ctest --output-on-failure -j 1)
-
-if [ -f "$root/minject/Cargo.toml" ]; then
+if [ -f "$root/minject/Cargo.toml" ] && [ -f "$build/test-redirect-plain.exe" ]; then
   echo "==> minject on an unmodified executable"
   cp "$build/test-redirect-plain.exe" "$build/mimalloc-override.dll" "$work/"
   before=$(sha256sum "$work/test-redirect-plain.exe")
@@ -120,6 +137,6 @@ if [ -f "$root/minject/Cargo.toml" ]; then
   # the unmodified one still runs on the C runtime's allocator
   (cd "$work" && "$wine" test-redirect-plain.exe expect-crt)
 else
-  echo "==> minject: skipped (no minject/ crate in this tree)"
+  echo "==> minject: skipped (no minject/ crate in this tree, or no release variant built)"
 fi
 echo "test-windows: all passed"

@@ -156,7 +156,7 @@ opt-level = 1
 
   add_custom_command(
     OUTPUT "${archive}"
-    COMMAND "${CMAKE_COMMAND}" -E env --unset=MAKEFLAGS "RUSTC=${mi_win_rustc}" RUSTC_BOOTSTRAP=1
+    COMMAND "${CMAKE_COMMAND}" -E env --unset=MAKEFLAGS --unset=MFLAGS "RUSTC=${mi_win_rustc}" RUSTC_BOOTSTRAP=1
             "CARGO_TARGET_DIR=${target_dir}" "${mi_win_cargo}" ${cargo_args}
     DEPENDS ${mi_rust_inputs} "${crate_dir}/Cargo.toml" "${crate_dir}/.cargo/config.toml"
     WORKING_DIRECTORY "${crate_dir}"

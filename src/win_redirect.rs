@@ -188,6 +188,11 @@ extern "C" fn r_calloc(count: usize, size: usize) -> *mut c_void {
     c::mi_calloc(count, size)
 }
 
+/// The runtime's `realloc`.
+///
+/// # Safety
+/// As the runtime's function: `p` is null or a live block of mimalloc or of runtime `M`
+/// (of the matching family: `_aligned_*` blocks for the `_aligned_*` functions).
 unsafe extern "C" fn r_realloc<const M: usize>(p: *mut c_void, size: usize) -> *mut c_void {
     if p.is_null() || is_ours(p) {
         if size == 0 && !p.is_null() {
@@ -202,6 +207,11 @@ unsafe extern "C" fn r_realloc<const M: usize>(p: *mut c_void, size: usize) -> *
     unsafe { crt_move::<M>(p, size, false) }
 }
 
+/// The runtime's `free` (and its `operator delete`s).
+///
+/// # Safety
+/// As the runtime's function: `p` is null or a live block of mimalloc or of runtime `M`
+/// (of the matching family: `_aligned_*` blocks for the `_aligned_*` functions).
 unsafe extern "C" fn r_free<const M: usize>(p: *mut c_void) {
     if p.is_null() {
         return;
@@ -215,6 +225,11 @@ unsafe extern "C" fn r_free<const M: usize>(p: *mut c_void) {
     }
 }
 
+/// The runtime's `_msize`.
+///
+/// # Safety
+/// As the runtime's function: `p` is null or a live block of mimalloc or of runtime `M`
+/// (of the matching family: `_aligned_*` blocks for the `_aligned_*` functions).
 unsafe extern "C" fn r_msize<const M: usize>(p: *mut c_void) -> usize {
     if p.is_null() {
         crate::types::set_errno(libc::EINVAL);
@@ -229,6 +244,11 @@ unsafe extern "C" fn r_msize<const M: usize>(p: *mut c_void) -> usize {
     }
 }
 
+/// The runtime's `_expand`.
+///
+/// # Safety
+/// As the runtime's function: `p` is null or a live block of mimalloc or of runtime `M`
+/// (of the matching family: `_aligned_*` blocks for the `_aligned_*` functions).
 unsafe extern "C" fn r_expand<const M: usize>(p: *mut c_void, size: usize) -> *mut c_void {
     if p.is_null() {
         return ptr::null_mut();
@@ -246,6 +266,11 @@ unsafe extern "C" fn r_expand<const M: usize>(p: *mut c_void, size: usize) -> *m
     }
 }
 
+/// The runtime's `_recalloc`.
+///
+/// # Safety
+/// As the runtime's function: `p` is null or a live block of mimalloc or of runtime `M`
+/// (of the matching family: `_aligned_*` blocks for the `_aligned_*` functions).
 unsafe extern "C" fn r_recalloc<const M: usize>(
     p: *mut c_void,
     count: usize,
@@ -270,6 +295,11 @@ extern "C" fn r_aligned_offset_malloc(size: usize, alignment: usize, offset: usi
     c::mi_malloc_aligned_at(size, alignment, offset)
 }
 
+/// The runtime's `_aligned_free`.
+///
+/// # Safety
+/// As the runtime's function: `p` is null or a live block of mimalloc or of runtime `M`
+/// (of the matching family: `_aligned_*` blocks for the `_aligned_*` functions).
 unsafe extern "C" fn r_aligned_free<const M: usize>(p: *mut c_void) {
     if !p.is_null() && !is_ours(p) {
         // SAFETY: the runtime's aligned block.
@@ -303,6 +333,11 @@ unsafe fn crt_aligned_move<const M: usize>(
     unsafe { crt_move_into::<M>(p, base, n, size, zero) }
 }
 
+/// The runtime's `_aligned_realloc`.
+///
+/// # Safety
+/// As the runtime's function: `p` is null or a live block of mimalloc or of runtime `M`
+/// (of the matching family: `_aligned_*` blocks for the `_aligned_*` functions).
 unsafe extern "C" fn r_aligned_realloc<const M: usize>(
     p: *mut c_void,
     size: usize,
@@ -312,6 +347,11 @@ unsafe extern "C" fn r_aligned_realloc<const M: usize>(
     unsafe { r_aligned_offset_realloc::<M>(p, size, alignment, 0) }
 }
 
+/// The runtime's `_aligned_offset_realloc`.
+///
+/// # Safety
+/// As the runtime's function: `p` is null or a live block of mimalloc or of runtime `M`
+/// (of the matching family: `_aligned_*` blocks for the `_aligned_*` functions).
 unsafe extern "C" fn r_aligned_offset_realloc<const M: usize>(
     p: *mut c_void,
     size: usize,
@@ -334,6 +374,11 @@ unsafe extern "C" fn r_aligned_offset_realloc<const M: usize>(
     unsafe { crt_aligned_move::<M>(p, size, alignment, offset, false) }
 }
 
+/// The runtime's `_aligned_recalloc`.
+///
+/// # Safety
+/// As the runtime's function: `p` is null or a live block of mimalloc or of runtime `M`
+/// (of the matching family: `_aligned_*` blocks for the `_aligned_*` functions).
 unsafe extern "C" fn r_aligned_recalloc<const M: usize>(
     p: *mut c_void,
     count: usize,
@@ -344,6 +389,11 @@ unsafe extern "C" fn r_aligned_recalloc<const M: usize>(
     unsafe { r_aligned_offset_recalloc::<M>(p, count, size, alignment, 0) }
 }
 
+/// The runtime's `_aligned_offset_recalloc`.
+///
+/// # Safety
+/// As the runtime's function: `p` is null or a live block of mimalloc or of runtime `M`
+/// (of the matching family: `_aligned_*` blocks for the `_aligned_*` functions).
 unsafe extern "C" fn r_aligned_offset_recalloc<const M: usize>(
     p: *mut c_void,
     count: usize,
@@ -362,6 +412,11 @@ unsafe extern "C" fn r_aligned_offset_recalloc<const M: usize>(
     unsafe { crt_aligned_move::<M>(p, total, alignment, offset, true) }
 }
 
+/// The runtime's `_aligned_msize`.
+///
+/// # Safety
+/// As the runtime's function: `p` is null or a live block of mimalloc or of runtime `M`
+/// (of the matching family: `_aligned_*` blocks for the `_aligned_*` functions).
 unsafe extern "C" fn r_aligned_msize<const M: usize>(
     p: *mut c_void,
     alignment: usize,
@@ -615,6 +670,10 @@ unsafe fn redirect_module<const M: usize>(module: *mut c_void) -> usize {
     count
 }
 
+/// `redirect_module` for runtime `m` (0 or 1).
+///
+/// # Safety
+/// As `redirect_module`.
 unsafe fn redirect_index(m: usize, module: *mut c_void) -> usize {
     // SAFETY: forwarded contract.
     unsafe {
@@ -667,8 +726,8 @@ unsafe fn name_is(s: *const UnicodeString, ascii_nul: &[u8]) -> bool {
     if len != ascii.len() || buf.is_null() {
         return false;
     }
-    // SAFETY: the string holds `len` UTF-16 units.
     (0..len).all(|i| {
+        // SAFETY: the string holds `len` UTF-16 units.
         let c = unsafe { *buf.add(i) };
         c < 128 && (c as u8).eq_ignore_ascii_case(&ascii[i])
     })
@@ -676,6 +735,9 @@ unsafe fn name_is(s: *const UnicodeString, ascii_nul: &[u8]) -> bool {
 
 /// The loader's notification: a runtime DLL was just mapped (its own start-up has not
 /// run yet): redirect it before anything allocates through it.
+///
+/// # Safety
+/// Called by the loader, under its lock, with valid notification data (or null).
 unsafe extern "system" fn on_dll_notification(
     reason: u32,
     data: *const DllNotificationData,

@@ -31,6 +31,10 @@ extern int mi_version(void);
 __declspec(dllimport) void** early_blocks(size_t* count, void** aligned);
 #endif
 
+#ifndef MI_OVERRIDE_DLL
+#define MI_OVERRIDE_DLL "mimalloc-override.dll"   /* (mimalloc-override-debug.dll, ...) */
+#endif
+
 typedef bool (*is_in_heap_fn)(const void*);
 typedef bool (*is_redirected_fn)(void);
 typedef void (*output_fun)(const char* msg, void* arg);
@@ -213,12 +217,12 @@ int main(int argc, char** argv) {
 #ifdef MI_LINK_EARLY
   { size_t n; void* a; printf("linked with early.dll (%p)\n", (void*)early_blocks(&n, &a)); }
 #endif
-  mi = GetModuleHandleA("mimalloc-override.dll");
+  mi = GetModuleHandleA(MI_OVERRIDE_DLL);
   is_ours = (is_in_heap_fn)mi_fn("mi_is_in_heap_region");
   is_redirected_fn is_redirected = (is_redirected_fn)mi_fn("mi_is_redirected");
   bool expect = strcmp(mode, "expect-crt") != 0;
   if (expect) {
-    CHECK(mi != NULL && is_ours != NULL && is_redirected != NULL, "mimalloc-override.dll is loaded");
+    CHECK(mi != NULL && is_ours != NULL && is_redirected != NULL, "%s is loaded", MI_OVERRIDE_DLL);
     if (failures) return 1;
     CHECK(is_redirected(), "mi_is_redirected()");
   } else if (is_redirected != NULL) {
