@@ -89,6 +89,16 @@ static void basic_checks(bool expect_ours) {
   CHECK(a != NULL && ((uintptr_t)a & 255) == 0, "_aligned_realloc alignment");
   _aligned_free(a);
   CHECK(realloc(malloc(10), 0) == NULL, "realloc(p, 0) frees and returns NULL");
+  /* the runtime's own (MSVC-named) operator new/delete, as an MSVC-built module calls them */
+  HMODULE crt = GetModuleHandleA("msvcrt.dll");
+  void* (*crt_new)(size_t) = (void* (*)(size_t))GetProcAddress(crt, "??2@YAPEAX_K@Z");
+  void (*crt_delete)(void*) = (void (*)(void*))GetProcAddress(crt, "??3@YAXPEAX@Z");
+  if (crt_new != NULL && crt_delete != NULL) {
+    void* n = crt_new(48);
+    CHECK(n != NULL, "msvcrt's operator new");
+    if (is_ours != NULL && n != NULL) CHECK(is_ours(n) == expect_ours, "msvcrt's operator new");
+    crt_delete(n);
+  }
   free(NULL);
 }
 
