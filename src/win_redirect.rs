@@ -29,8 +29,16 @@ use core::ffi::c_void;
 use core::ptr;
 
 /// The runtimes we redirect (their index is the const parameter `M` of the
-/// replacement functions, which keep each runtime's foreign blocks apart).
-const MODULES: [&[u8]; 2] = [b"msvcrt.dll\0", b"ucrtbase.dll\0"];
+/// replacement functions, which keep each runtime's foreign blocks apart): mingw's
+/// default `msvcrt.dll`, the universal CRT, and the DLL runtimes of Visual C++ 2010,
+/// 2012 and 2013 (`/MD` programs of those compilers).
+const MODULES: [&[u8]; 5] = [
+    b"msvcrt.dll\0",
+    b"ucrtbase.dll\0",
+    b"msvcr120.dll\0",
+    b"msvcr110.dll\0",
+    b"msvcr100.dll\0",
+];
 const MODULE_COUNT: usize = MODULES.len();
 
 const PATCH_LEN: usize = 12;
@@ -670,7 +678,7 @@ unsafe fn redirect_module<const M: usize>(module: *mut c_void) -> usize {
     count
 }
 
-/// `redirect_module` for runtime `m` (0 or 1).
+/// `redirect_module` for runtime `m` (an index of `MODULES`).
 ///
 /// # Safety
 /// As `redirect_module`.
@@ -679,7 +687,10 @@ unsafe fn redirect_index(m: usize, module: *mut c_void) -> usize {
     unsafe {
         match m {
             0 => redirect_module::<0>(module),
-            _ => redirect_module::<1>(module),
+            1 => redirect_module::<1>(module),
+            2 => redirect_module::<2>(module),
+            3 => redirect_module::<3>(module),
+            _ => redirect_module::<4>(module),
         }
     }
 }

@@ -13,6 +13,10 @@
                                      released (thread count back to 0, memory reused)
      test-redirect late              a DLL loaded (LoadLibrary) after the redirect
                                      allocates with mimalloc
+     test-redirect late-crt          a C runtime DLL loaded after the redirect
+                                     (msvcr120.dll) is redirected as it loads
+     test-redirect dynamic           (without mimalloc linked) LoadLibrary of the
+                                     override DLL redirects, FreeLibrary restores
 
    Exit code 0 on success; each failure prints a line. */
 #include <windows.h>
@@ -148,6 +152,55 @@ static void late_checks(void) {
   _aligned_free(aligned);
 }
 
+/* a runtime DLL loaded after the redirect (Visual C++ 2013's) is patched as it loads */
+static void late_crt_checks(void) {
+  CHECK(GetModuleHandleA("msvcr120.dll") == NULL, "msvcr120.dll is not loaded yet");
+  HMODULE crt = LoadLibraryA("msvcr120.dll");
+  if (crt == NULL) { printf("late-crt: no msvcr120.dll on this system: not tested\n"); return; }
+  void* (*crt_malloc)(size_t) = (void* (*)(size_t))GetProcAddress(crt, "malloc");
+  void (*crt_free)(void*) = (void (*)(void*))GetProcAddress(crt, "free");
+  size_t (*crt_msize)(void*) = (size_t (*)(void*))GetProcAddress(crt, "_msize");
+  char* (*crt_strdup)(const char*) = (char* (*)(const char*))GetProcAddress(crt, "_strdup");
+  CHECK(crt_malloc != NULL && crt_free != NULL && crt_msize != NULL && crt_strdup != NULL, "msvcr120.dll exports");
+  if (crt_malloc == NULL || crt_free == NULL || crt_msize == NULL || crt_strdup == NULL) return;
+  void* p = crt_malloc(100);
+  CHECK(p != NULL && is_ours(p), "msvcr120.dll's malloc, loaded after the redirect, is mimalloc's");
+  CHECK(crt_msize(p) >= 100, "msvcr120.dll's _msize");
+  crt_free(p);
+  char* s = crt_strdup("late");
+  CHECK(s != NULL && is_ours(s) && strcmp(s, "late") == 0, "msvcr120.dll's _strdup is mimalloc's");
+  crt_free(s);
+}
+
+/* mimalloc-override.dll loaded with LoadLibrary and unloaded with FreeLibrary: while it is
+   loaded the runtime is redirected; afterwards the runtime's code is as it was */
+static void dynamic_checks(void) {
+  CHECK(GetModuleHandleA(MI_OVERRIDE_DLL) == NULL, "%s is not loaded yet", MI_OVERRIDE_DLL);
+  unsigned char before[16], after[16];
+  void* crt_malloc = (void*)GetProcAddress(GetModuleHandleA("msvcrt.dll"), "malloc");
+  memcpy(before, crt_malloc, sizeof(before));
+  void* early = malloc(1000);                    /* the runtime's */
+  HMODULE dll = LoadLibraryA(MI_OVERRIDE_DLL);
+  CHECK(dll != NULL, "LoadLibrary(%s)", MI_OVERRIDE_DLL);
+  if (dll == NULL) return;
+  is_in_heap_fn ours = (is_in_heap_fn)GetProcAddress(dll, "mi_is_in_heap_region");
+  is_redirected_fn redirected = (is_redirected_fn)GetProcAddress(dll, "mi_is_redirected");
+  CHECK(redirected(), "redirected after LoadLibrary");
+  CHECK(memcmp(before, crt_malloc, sizeof(before)) != 0, "msvcrt!malloc is patched");
+  void* p = malloc(1000);
+  CHECK(p != NULL && ours(p) && !ours(early), "malloc is mimalloc's while the DLL is loaded");
+  free(p);
+  early = realloc(early, 2000);                  /* moves the runtime's block into mimalloc */
+  CHECK(early != NULL && ours(early), "realloc of a runtime block");
+  free(early);
+  CHECK(FreeLibrary(dll), "FreeLibrary(%s)", MI_OVERRIDE_DLL);
+  memcpy(after, crt_malloc, sizeof(after));
+  CHECK(memcmp(before, after, sizeof(before)) == 0, "msvcrt!malloc is restored after FreeLibrary");
+  p = malloc(1000);
+  CHECK(p != NULL && _msize(p) >= 1000, "the runtime's malloc works again");
+  free(p);
+}
+
 /* 100 threads allocate and exit; their heaps must be released */
 #define THREADS 100
 #define BATCH 10
@@ -227,6 +280,11 @@ int main(int argc, char** argv) {
 #ifdef MI_LINK_EARLY
   { size_t n; void* a; printf("linked with early.dll (%p)\n", (void*)early_blocks(&n, &a)); }
 #endif
+  if (strcmp(mode, "dynamic") == 0) {   /* (the plain program: loads the DLL itself) */
+    dynamic_checks();
+    printf("test-redirect %s: %s\n", mode, failures == 0 ? "ok" : "FAILED");
+    return failures == 0 ? 0 : 1;
+  }
   mi = GetModuleHandleA(MI_OVERRIDE_DLL);
   is_ours = (is_in_heap_fn)mi_fn("mi_is_in_heap_region");
   is_redirected_fn is_redirected = (is_redirected_fn)mi_fn("mi_is_redirected");
@@ -243,6 +301,7 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "early") == 0) early_checks();
   if (strcmp(mode, "threads") == 0) thread_checks();
   if (strcmp(mode, "late") == 0) late_checks();
+  if (strcmp(mode, "late-crt") == 0) late_crt_checks();
   printf("test-redirect %s: %s\n", mode, failures == 0 ? "ok" : "FAILED");
   return failures == 0 ? 0 : 1;
 }
