@@ -12,7 +12,8 @@
 #        cmake --build out/test/windows-release
 #      (mimalloc.dll, mimalloc-override.dll, their import libraries, the test programs);
 #   3. runs ctest under wine (test/windows/CMakeLists.txt lists the tests: mimalloc's API
-#      and stress tests against mimalloc.dll, the CRT redirect of mimalloc-override.dll);
+#      and stress tests against mimalloc.dll, the CRT redirect of mimalloc-override.dll),
+#      and installs into a temporary prefix (exactly the DLLs, import libraries, headers);
 #   4. when the workspace has the `minject` crate: `cargo run -p minject` on the
 #      unmodified test-redirect-plain.exe; the patched copy must import
 #      mimalloc-override.dll first (objdump -p), leave the input untouched, and run
@@ -119,6 +120,17 @@ for variant in $variants; do
 
   echo "==> $variant: ctest under wine"
   (cd "$build" && ctest --output-on-failure -j 1)
+
+  echo "==> $variant: install"
+  prefix="$work/prefix-$variant"
+  cmake --install "$build" --prefix "$prefix" >/dev/null
+  (cd "$prefix" && find . -type f | sort) >"$work/installed.txt"
+  printf '%s\n' "./bin/mimalloc$suffix.dll" "./bin/mimalloc-override$suffix.dll" \
+    ./include/mimalloc-new-delete.h ./include/mimalloc-override.h ./include/mimalloc.h \
+    "./lib/libmimalloc$suffix.dll.a" "./lib/libmimalloc-override$suffix.dll.a" \
+    | sort >"$work/expected.txt"
+  diff -u "$work/expected.txt" "$work/installed.txt" \
+    || { echo "test-windows: the install holds other files than expected"; exit 1; }
 done
 build="$root/out/test/windows-release"
 
