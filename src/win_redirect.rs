@@ -1,9 +1,10 @@
 //! The open CRT redirect of `mimalloc-override.dll` (Windows, feature `override`): at
 //! `DLL_PROCESS_ATTACH` the allocation functions of the C runtime DLLs (`msvcrt.dll`,
-//! mingw's default, and `ucrtbase.dll`) are patched to jump to ours, so every module
-//! that uses that runtime, loaded before or after us, allocates with mimalloc. A runtime
-//! DLL loaded later is patched as it loads (a loader notification,
-//! `LdrRegisterDllNotification`). `MIMALLOC_DISABLE_REDIRECT=1` leaves the runtimes
+//! mingw's default, `ucrtbase.dll`, and Visual C++ 2010-2013's `msvcr1x0.dll`) are
+//! patched to jump to ours, so every module that uses that runtime, loaded before or
+//! after us, allocates with mimalloc. A runtime DLL loaded later is patched as it loads
+//! (a loader notification, `LdrRegisterDllNotification`), and forgotten when it is
+//! unloaded. `MIMALLOC_DISABLE_REDIRECT=1` leaves the runtimes
 //! alone; `MIMALLOC_VERBOSE=1` lists what was patched.
 //!
 //! How: each function's first 12 bytes become `mov rax, <ours>; jmp rax` (rax is a
@@ -61,7 +62,7 @@ struct Patch {
     addr: usize,
     saved: [u8; PATCH_LEN],
 }
-const MAX_PATCHES: usize = 64;
+const MAX_PATCHES: usize = MODULE_COUNT * TARGETS;
 /// Written only under the loader lock (DllMain and the load notification).
 static PATCHES: Racy<[Patch; MAX_PATCHES]> = Racy::new(
     [Patch {
@@ -610,10 +611,11 @@ unsafe fn patch(addr: *mut u8, to: usize) -> bool {
 /// # Safety
 /// `module` is the loaded runtime `MODULES[M]`; called under the loader lock.
 unsafe fn redirect_module<const M: usize>(module: *mut c_void) -> usize {
-    if !PATCHED_MODULE[M].load(Ordering::Relaxed).is_null() {
+    if PATCHED_MODULE[M].load(Ordering::Relaxed) == module {
         return 0;
     }
     PATCHED_MODULE[M].store(module, Ordering::Relaxed);
+    HEAP[M].store(ptr::null_mut(), Ordering::Relaxed);
     let name = MODULES[M];
     let name = core::str::from_utf8(&name[..name.len() - 1]).unwrap_or("?");
     // SAFETY: a loaded module.
@@ -755,7 +757,16 @@ unsafe extern "system" fn on_dll_notification(
     _context: *mut c_void,
 ) {
     const LDR_DLL_NOTIFICATION_REASON_LOADED: u32 = 1;
-    if reason != LDR_DLL_NOTIFICATION_REASON_LOADED || data.is_null() {
+    const LDR_DLL_NOTIFICATION_REASON_UNLOADED: u32 = 2;
+    if data.is_null() {
+        return;
+    }
+    if reason == LDR_DLL_NOTIFICATION_REASON_UNLOADED {
+        // SAFETY: the loader passes valid notification data; under its lock.
+        unsafe { forget_module((*data).dll_base, (*data).size_of_image as usize) };
+        return;
+    }
+    if reason != LDR_DLL_NOTIFICATION_REASON_LOADED {
         return;
     }
     for (m, name) in MODULES.iter().enumerate() {
@@ -766,6 +777,29 @@ unsafe extern "system" fn on_dll_notification(
             if n > 0 {
                 REDIRECTED.store(true, Ordering::Relaxed);
             }
+        }
+    }
+}
+
+/// A runtime we patched is being unloaded: drop its patches (its code goes away; the
+/// address range may be reused) and its heap, so that a later load is patched afresh.
+///
+/// # Safety
+/// Under the loader lock (the unload notification).
+unsafe fn forget_module(base: *mut c_void, size: usize) {
+    for m in 0..MODULE_COUNT {
+        if PATCHED_MODULE[m].load(Ordering::Relaxed) == base {
+            PATCHED_MODULE[m].store(ptr::null_mut(), Ordering::Relaxed);
+            HEAP[m].store(ptr::null_mut(), Ordering::Relaxed);
+            HEAP_FN[m].store(0, Ordering::Relaxed);
+        }
+    }
+    let range = base as usize..base as usize + size;
+    for i in 0..PATCH_COUNT.load(Ordering::Relaxed) {
+        // SAFETY: the patch table is only touched under the loader lock.
+        let entry = unsafe { &mut (*PATCHES.get())[i] };
+        if range.contains(&entry.addr) {
+            entry.addr = 0;
         }
     }
 }
@@ -845,6 +879,9 @@ pub fn uninstall() {
         unsafe {
             let entry = (*PATCHES.get())[i];
             let addr = entry.addr as *mut u8;
+            if addr.is_null() {
+                continue; // its runtime was unloaded
+            }
             if let Some(old) = prim::protect_code(addr, PATCH_LEN, prim::PAGE_EXECUTE_READWRITE) {
                 ptr::copy_nonoverlapping(entry.saved.as_ptr(), addr, PATCH_LEN);
                 prim::protect_code(addr, PATCH_LEN, old);

@@ -170,6 +170,17 @@ static void late_crt_checks(void) {
   char* s = crt_strdup("late");
   CHECK(s != NULL && is_ours(s) && strcmp(s, "late") == 0, "msvcr120.dll's _strdup is mimalloc's");
   crt_free(s);
+  /* unloaded and loaded again (fresh code, maybe at the same address): patched again */
+  CHECK(FreeLibrary(crt), "FreeLibrary(msvcr120.dll)");
+  CHECK(GetModuleHandleA("msvcr120.dll") == NULL, "msvcr120.dll is unloaded");
+  crt = LoadLibraryA("msvcr120.dll");
+  CHECK(crt != NULL, "LoadLibrary(msvcr120.dll) again");
+  if (crt == NULL) return;
+  crt_malloc = (void* (*)(size_t))GetProcAddress(crt, "malloc");
+  crt_free = (void (*)(void*))GetProcAddress(crt, "free");
+  p = crt_malloc(100);
+  CHECK(p != NULL && is_ours(p), "msvcr120.dll's malloc, loaded a second time, is mimalloc's");
+  crt_free(p);
 }
 
 /* mimalloc-override.dll loaded with LoadLibrary and unloaded with FreeLibrary: while it is
