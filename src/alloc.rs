@@ -406,11 +406,17 @@ pub unsafe fn heap_realpath(
     fname: *const libc::c_char,
     resolved: *mut libc::c_char,
 ) -> *mut libc::c_char {
+    #[cfg(windows)]
+    use crate::prim::realpath;
+    #[cfg(not(windows))]
+    use libc::{realpath, PATH_MAX};
+    #[cfg(windows)]
+    const PATH_MAX: i32 = 260; // MAX_PATH
     if !resolved.is_null() {
-        return libc::realpath(fname, resolved);
+        return realpath(fname, resolved);
     }
-    let mut buf = [0 as libc::c_char; libc::PATH_MAX as usize + 1];
-    let r = libc::realpath(fname, buf.as_mut_ptr());
+    let mut buf = [0 as libc::c_char; PATH_MAX as usize + 1];
+    let r = realpath(fname, buf.as_mut_ptr());
     if r.is_null() {
         return ptr::null_mut();
     }

@@ -597,6 +597,7 @@ pub fn try_purge_all(force: bool) {
 }
 
 /// In a forked child the purging thread may have vanished while holding the guard.
+#[cfg_attr(windows, allow(dead_code))]
 pub fn fork_child_reset() {
     // Relaxed: single-threaded context (fork child).
     PURGE_GUARD.store(false, Ordering::Relaxed);
@@ -692,8 +693,30 @@ pub unsafe fn manage_os_memory(
     id
 }
 
+/// Windows: 1 GiB pages need the "lock pages in memory" privilege and a mapping of
+/// their own (no fixed mapping over a reservation), which this build does not attempt:
+/// the reservation reports ENOMEM, as C mimalloc does where huge pages are unavailable.
+#[cfg(windows)]
+pub fn reserve_huge_os_pages_at(
+    pages: usize,
+    numa_node: i32,
+    timeout_msecs: usize,
+    exclusive: bool,
+) -> (i32, ArenaId) {
+    let _ = (numa_node, timeout_msecs, exclusive);
+    if pages == 0 {
+        return (0, 0);
+    }
+    crate::mi_warning!(
+        "failed to reserve {} GiB huge pages (not supported on Windows)",
+        pages
+    );
+    (ENOMEM, 0)
+}
+
 /// Reserve `pages` 1 GiB huge pages (as one arena) on a NUMA node. Returns
 /// (0 or ENOMEM, arena id).
+#[cfg(not(windows))]
 pub fn reserve_huge_os_pages_at(
     pages: usize,
     numa_node: i32,

@@ -207,6 +207,7 @@ pub extern "C" fn mi_stats_reset() {
 pub extern "C" fn mi_stats_merge() {
     init::stats_merge()
 }
+#[cfg(not(windows))]
 extern "C" {
     static stdout: *mut libc::FILE;
     static stderr: *mut libc::FILE;
@@ -217,7 +218,10 @@ extern "C" {
 fn output_or_default(out: Option<OutputFun>) -> Option<OutputFun> {
     let addr = out.map_or(0, |f| f as usize);
     // SAFETY: reading the addresses held by libc's stream globals.
+    #[cfg(not(windows))]
     let (so, se) = unsafe { (stdout as usize, stderr as usize) };
+    #[cfg(windows)]
+    let (so, se) = crate::prim::std_streams();
     if addr == 0 || addr == so || addr == se {
         None
     } else {
@@ -805,6 +809,7 @@ pub extern "C" fn mi_is_in_heap_region(p: *const c_void) -> bool {
 /// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
 /// cbindgen:postfix=mi_attr_noexcept
 #[no_mangle]
+#[cfg(not(all(windows, feature = "override")))] // (Windows: in win_redirect)
 pub extern "C" fn mi_is_redirected() -> bool {
     false
 }
@@ -1002,8 +1007,11 @@ pub extern "C" fn mi_option_get(option: mi_option_t) -> c_long {
 }
 /// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
 #[no_mangle]
+#[allow(clippy::useless_conversion)] // `long` is 32-bit on Windows
 pub extern "C" fn mi_option_get_clamp(option: mi_option_t, min: c_long, max: c_long) -> c_long {
-    Opt::from_i32(option).map_or(0, |o| options::get_clamp(o, min, max) as c_long)
+    Opt::from_i32(option).map_or(0, |o| {
+        options::get_clamp(o, min.into(), max.into()) as c_long
+    })
 }
 /// cbindgen:prefix=mi_decl_nodiscard mi_decl_export
 #[no_mangle]
@@ -1012,16 +1020,18 @@ pub extern "C" fn mi_option_get_size(option: mi_option_t) -> usize {
 }
 /// cbindgen:prefix=mi_decl_export
 #[no_mangle]
+#[allow(clippy::useless_conversion)] // `long` is 32-bit on Windows
 pub extern "C" fn mi_option_set(option: mi_option_t, value: c_long) {
     if let Some(o) = Opt::from_i32(option) {
-        options::set(o, value)
+        options::set(o, value.into())
     }
 }
 /// cbindgen:prefix=mi_decl_export
 #[no_mangle]
+#[allow(clippy::useless_conversion)] // `long` is 32-bit on Windows
 pub extern "C" fn mi_option_set_default(option: mi_option_t, value: c_long) {
     if let Some(o) = Opt::from_i32(option) {
-        options::set_default(o, value)
+        options::set_default(o, value.into())
     }
 }
 

@@ -118,10 +118,13 @@ pub fn set_default_heap(heap: *mut Heap) {
     // Relaxed: the key is created during process init, before any thread can get here.
     let key = THREAD_KEY.load(Ordering::Relaxed);
     if key != 0 {
+        #[cfg(not(windows))]
         // SAFETY: valid key; the value is only passed back to our destructor.
         unsafe {
             libc::pthread_setspecific((key - 1) as libc::pthread_key_t, v as *const libc::c_void)
         };
+        #[cfg(windows)]
+        prim::fls_set(key, v);
     }
 }
 
@@ -168,12 +171,19 @@ pub fn process_init() {
     }
     crate::output::set_main_thread_id(thread_id());
     crate::mi_verbose!("process init: 0x{:x}", thread_id());
-    let mut key: libc::pthread_key_t = 0;
-    // SAFETY: registering a destructor with no other preconditions.
-    if unsafe { libc::pthread_key_create(&mut key, Some(thread_done_destructor)) } == 0 {
-        // Relaxed: read by threads created after this point (thread creation orders it).
-        THREAD_KEY.store(key as usize + 1, Ordering::Relaxed);
+    #[cfg(not(windows))]
+    {
+        let mut key: libc::pthread_key_t = 0;
+        // SAFETY: registering a destructor with no other preconditions.
+        if unsafe { libc::pthread_key_create(&mut key, Some(thread_done_destructor)) } == 0 {
+            // Relaxed: read by threads created after this point (thread creation orders it).
+            THREAD_KEY.store(key as usize + 1, Ordering::Relaxed);
+        }
     }
+    // Windows: fiber-local storage, whose callback runs at thread exit (as C does).
+    // Relaxed: as above.
+    #[cfg(windows)]
+    THREAD_KEY.store(prim::fls_alloc(thread_done_fls), Ordering::Relaxed);
     if cfg!(feature = "no_thp") {
         prim::disable_thp();
     }
@@ -191,7 +201,10 @@ pub fn process_init() {
     thread_init();
     // SAFETY: pthread_atfork with plain function pointers; it may allocate, which is
     // fine now that the main heap works.
-    unsafe { libc::pthread_atfork(None, None, Some(fork_child)) };
+    #[cfg(not(windows))]
+    unsafe {
+        libc::pthread_atfork(None, None, Some(fork_child))
+    };
     stats::clock_start();
 
     // Start-up reservations requested by options.
@@ -227,6 +240,7 @@ fn numa_node_count() -> usize {
     }
 }
 
+#[cfg(not(windows))]
 extern "C" fn fork_child() {
     crate::arena::fork_child_reset();
     crate::random::seed_process_key();
@@ -238,11 +252,16 @@ pub extern "C" fn process_load() {
     heap_main_init();
     options::set_preloading(false);
     // SAFETY: registering a plain extern "C" function.
-    unsafe { libc::atexit(process_done) };
+    // (Windows: `DllMain` calls `process_done` at process detach.)
+    #[cfg(not(windows))]
+    unsafe {
+        libc::atexit(process_done)
+    };
     crate::output::start();
     process_init();
 }
 
+#[cfg(not(windows))]
 #[used]
 #[link_section = ".init_array"]
 static PROCESS_LOAD_CTOR: extern "C" fn() = process_load;
@@ -263,7 +282,14 @@ pub extern "C" fn process_done() {
     let key = THREAD_KEY.swap(0, Ordering::Relaxed);
     if key != 0 {
         // SAFETY: deleting the key we created.
-        unsafe { libc::pthread_key_delete((key - 1) as libc::pthread_key_t) };
+        #[cfg(not(windows))]
+        unsafe {
+            libc::pthread_key_delete((key - 1) as libc::pthread_key_t)
+        };
+        // (Windows runs the callback for each thread's value here: ours return at once
+        // for threads other than the caller, whose heap is the main one)
+        #[cfg(windows)]
+        prim::fls_free(key);
     }
     let heap = get_default_heap();
     let collect =
@@ -328,6 +354,15 @@ pub fn thread_init() {
     STATS_MAIN.threads.increase(1);
     // Relaxed: a counter.
     THREAD_COUNT.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The fiber-local storage callback (Windows): runs at thread exit with the slot's value.
+///
+/// # Safety
+/// Called by Windows with the value `set_default_heap` stored (a heap or null).
+#[cfg(windows)]
+unsafe extern "system" fn thread_done_fls(value: *mut libc::c_void) {
+    thread_done_destructor(value)
 }
 
 extern "C" fn thread_done_destructor(value: *mut libc::c_void) {

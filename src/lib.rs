@@ -73,7 +73,8 @@
 //! `bin/layers-allowed.txt`):
 //!
 //! ```text
-//!  sync, prim, types, track, fault   atomics, thread-locals, raw OS calls, constants
+//!  sync, sync_windows, prim,         atomics, thread-locals, raw OS calls, constants
+//!  prim_windows, types, track, fault  (Windows: prim_windows.rs is `prim`)
 //!  options, output, stats, random    configuration, messages, counters, randomness
 //!  os                                OS memory policy: aligned mapping, commit, purge
 //!  bitmap, arena                     claimable 32 MiB blocks of reserved memory
@@ -86,7 +87,8 @@
 //!  padding, free, alloc, aligned     the allocation API (padding: trailer and fill)
 //!  posix, global, api,               POSIX-named wrappers, the Rust `GlobalAlloc`, the
 //!  allocator_api                     Rust API (`Heap`, arenas, statistics), its traits
-//!  capi, overrides                   the C ABI (feature `capi`), the standard names
+//!  capi, overrides, win_redirect,    the C ABI (feature `capi`), the standard names;
+//!  windll                            Windows: the CRT redirect and `DllMain`
 //! ```
 //!
 //! Only [`options`] and the items at the crate root are public; the C ABI is built by
@@ -122,6 +124,28 @@ pub(crate) mod page;
 pub(crate) mod page_alloc;
 pub(crate) mod page_queue;
 pub(crate) mod posix;
+/// (For `prim`, Linux's and Windows'.) Whether the test build's fault injection
+/// (`crate::fault`, feature `fault_injection`) makes this call at `$point` on `$size`
+/// bytes fail. Without the feature it is the constant `false` (and `$point` is not even
+/// compiled), so the check compiles to nothing.
+macro_rules! injected {
+    ($point:expr, $size:expr) => {{
+        #[cfg(feature = "fault_injection")]
+        let fail = crate::fault::should_fail($point, $size);
+        #[cfg(not(feature = "fault_injection"))]
+        let fail = {
+            let _ = $size;
+            false
+        };
+        fail
+    }};
+}
+
+#[cfg(not(windows))]
+pub(crate) mod prim;
+/// The Windows platform layer, under the same name as the Linux one.
+#[cfg(windows)]
+#[path = "prim_windows.rs"]
 pub(crate) mod prim;
 pub(crate) mod random;
 pub(crate) mod segment;
@@ -146,8 +170,14 @@ pub mod fault;
 #[cfg(feature = "capi")]
 #[doc(hidden)]
 pub mod capi;
-#[cfg(feature = "override")]
+#[cfg(all(feature = "override", not(windows)))]
 pub(crate) mod overrides;
+/// Windows: the C runtime's allocation functions patched to ours (`mimalloc-override.dll`).
+#[cfg(all(feature = "override", windows))]
+pub(crate) mod win_redirect;
+/// Windows: `DllMain` of `mimalloc.dll` / `mimalloc-override.dll`.
+#[cfg(all(feature = "shared_lib", windows))]
+mod windll;
 
 pub use api::{
     collect, free, good_size, manage_os_memory, reserve_os_memory, usable_size, AllocError,

@@ -406,6 +406,7 @@ pub(crate) fn set_preloading(b: bool) {
 // The environment.
 // ---------------------------------------------------------------------------------------
 
+#[cfg(not(windows))]
 extern "C" {
     static environ: *const *const c_char;
 }
@@ -433,6 +434,7 @@ impl EnvValue {
 /// # Safety
 /// `env` is null or points to a null-terminated array of NUL-terminated strings that
 /// stays valid during the call.
+#[cfg_attr(windows, allow(dead_code))]
 unsafe fn find_in_env(env: *const *const c_char, option: &str) -> Option<EnvValue> {
     if env.is_null() {
         return None;
@@ -482,6 +484,25 @@ unsafe fn find_in_env(env: *const *const c_char, option: &str) -> Option<EnvValu
     None
 }
 
+/// Windows: `GetEnvironmentVariableA("MIMALLOC_<OPTION>")` (names compare without case).
+#[cfg(windows)]
+fn lookup_env(option: &str) -> Option<EnvValue> {
+    let mut name = [0u8; 64];
+    let len = ENV_PREFIX.len() + option.len();
+    if len >= name.len() {
+        return None;
+    }
+    name[..ENV_PREFIX.len()].copy_from_slice(ENV_PREFIX);
+    name[ENV_PREFIX.len()..len].copy_from_slice(option.as_bytes());
+    let mut value = EnvValue {
+        bytes: [0; ENV_VALUE_MAX],
+        len: 0,
+    };
+    value.len = crate::prim::getenv(&name[..=len], &mut value.bytes)?;
+    Some(value)
+}
+
+#[cfg(not(windows))]
 fn lookup_env(option: &str) -> Option<EnvValue> {
     // SAFETY: `environ` is the C runtime's environment: null or a null-terminated array
     // of C strings. (A concurrent `setenv` could replace it, as for C mimalloc.)

@@ -127,30 +127,16 @@ pub fn alloc_aligned_at_ex(
     let aligned = if (p as usize + offset) & (alignment - 1) == 0 {
         p
     } else {
-        // Over-allocate and trim both ends so only the aligned part stays mapped.
         // SAFETY: `p` is the mapping we just made.
         unsafe { prim::munmap(p, size) };
-        let over = size + alignment;
-        let q = prim::mmap(ptr::null_mut(), over, commit);
-        if q.is_null() {
-            return os_fail(over);
-        }
-        let aligned = (align_up(q as usize + offset, alignment) - offset) as *mut u8;
-        let aligned = if (aligned as usize) < q as usize {
-            aligned.wrapping_add(alignment)
-        } else {
-            aligned
-        };
-        let pre = aligned as usize - q as usize;
-        let post = over - pre - size;
-        // SAFETY: both trimmed ranges lie inside the fresh mapping `q` and are unused.
-        unsafe {
-            if pre > 0 {
-                prim::munmap(q, pre);
-            }
-            if post > 0 {
-                prim::munmap(aligned.add(size), post);
-            }
+        // (Windows cannot trim a mapping: its platform layer re-reserves at an aligned
+        // address instead)
+        #[cfg(windows)]
+        let aligned = prim::mmap_aligned(size, alignment, offset, commit);
+        #[cfg(not(windows))]
+        let aligned = over_allocate_and_trim(size, alignment, offset, commit);
+        if aligned.is_null() {
+            return os_fail(size + alignment);
         }
         aligned
     };
@@ -166,6 +152,35 @@ pub fn alloc_aligned_at_ex(
         ..MemId::none()
     };
     (aligned, memid)
+}
+
+/// Map `size + alignment` bytes and unmap both ends so that only `size` bytes with
+/// `p + offset` aligned stay mapped. Null on failure.
+#[cfg(not(windows))]
+fn over_allocate_and_trim(size: usize, alignment: usize, offset: usize, commit: bool) -> *mut u8 {
+    let over = size + alignment;
+    let q = prim::mmap(ptr::null_mut(), over, commit);
+    if q.is_null() {
+        return q;
+    }
+    let aligned = (align_up(q as usize + offset, alignment) - offset) as *mut u8;
+    let aligned = if (aligned as usize) < q as usize {
+        aligned.wrapping_add(alignment)
+    } else {
+        aligned
+    };
+    let pre = aligned as usize - q as usize;
+    let post = over - pre - size;
+    // SAFETY: both trimmed ranges lie inside the fresh mapping `q` and are unused.
+    unsafe {
+        if pre > 0 {
+            prim::munmap(q, pre);
+        }
+        if post > 0 {
+            prim::munmap(aligned.add(size), post);
+        }
+    }
+    aligned
 }
 
 /// Next address of the hint area: starting at 2 TiB plus a random multiple of 32 MiB

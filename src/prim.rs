@@ -6,23 +6,6 @@ use crate::fault::Point;
 use crate::sync::{AtomicUsize, Ordering};
 use core::ptr;
 
-/// Whether the test build's fault injection (`crate::fault`, feature `fault_injection`)
-/// makes this call at `$point` on `$size` bytes fail. Without the feature it is the
-/// constant `false` (and `$point` is not even compiled), so the check compiles to
-/// nothing.
-macro_rules! injected {
-    ($point:expr, $size:expr) => {{
-        #[cfg(feature = "fault_injection")]
-        let fail = crate::fault::should_fail($point, $size);
-        #[cfg(not(feature = "fault_injection"))]
-        let fail = {
-            let _ = $size;
-            false
-        };
-        fail
-    }};
-}
-
 /// OS page size, read once with `sysconf` (never assumed to be 4 KiB).
 static PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
 /// 1 if the kernel overcommits (`vm.overcommit_memory` 0 or 1), 2 if not, 0 unknown.

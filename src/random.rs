@@ -236,8 +236,16 @@ pub fn seed_process_key() {
 /// Set once `getrandom` turned out not to exist (ENOSYS) or be forbidden (EPERM).
 static NO_GETRANDOM: AtomicBool = AtomicBool::new(false);
 
+/// Fill `buf` with OS randomness: `BCryptGenRandom` (Windows).
+#[cfg(windows)]
+pub fn os_random_buf(buf: &mut [u8]) -> bool {
+    let _ = &NO_GETRANDOM;
+    crate::prim::random_buf(buf)
+}
+
 /// Fill `buf` with OS randomness: `getrandom` without blocking, else `/dev/urandom`.
 /// Uses raw system calls only, and leaves `errno` as it was.
+#[cfg(not(windows))]
 pub fn os_random_buf(buf: &mut [u8]) -> bool {
     // SAFETY: reading this thread's errno.
     let saved_errno = unsafe { *libc::__errno_location() };
@@ -284,7 +292,7 @@ fn getrandom_fill(buf: &mut [u8]) -> bool {
     true
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
 fn getrandom_fill(_buf: &mut [u8]) -> bool {
     let _ = &NO_GETRANDOM;
     false
@@ -324,7 +332,7 @@ fn urandom_fill(buf: &mut [u8]) -> bool {
     }
 }
 
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(not(any(target_os = "linux", target_os = "android", windows)))]
 fn urandom_fill(buf: &mut [u8]) -> bool {
     // SAFETY: a NUL-terminated path; open/read/close on a descriptor we own.
     unsafe {

@@ -309,7 +309,14 @@ pub fn reset(s: &Stats) {
 // Clock and process information.
 // ---------------------------------------------------------------------------------------
 
+/// Milliseconds of the performance counter (Windows).
+#[cfg(windows)]
+pub fn clock_now() -> i64 {
+    crate::prim::clock_now_ms()
+}
+
 /// Milliseconds of `CLOCK_MONOTONIC`.
+#[cfg(not(windows))]
 #[allow(clippy::useless_conversion)] // `time_t` and `long` are 32-bit on some targets
 pub fn clock_now() -> i64 {
     let mut t = libc::timespec {
@@ -376,7 +383,6 @@ pub struct ProcessInfo {
 
 /// Process times, memory and faults. `current_rss` comes from `/proc/self/statm` (C
 /// mimalloc reports the current commit on Linux); it falls back to the commit too.
-#[allow(clippy::useless_conversion)] // `time_t` and `suseconds_t` vary by target
 pub fn process_info() -> ProcessInfo {
     let committed = STATS_MAIN.committed.values();
     let current_commit = committed.current.max(0) as usize;
@@ -388,6 +394,24 @@ pub fn process_info() -> ProcessInfo {
         peak_rss: committed.peak.max(0) as usize,
         ..ProcessInfo::default()
     };
+    #[cfg(windows)]
+    if let Some((user, system, faults, rss, peak)) = crate::prim::process_times() {
+        info.user_msecs = user;
+        info.system_msecs = system;
+        info.page_faults = faults;
+        info.current_rss = rss;
+        info.peak_rss = peak.max(rss);
+    }
+    #[cfg(not(windows))]
+    process_info_os(&mut info);
+    info
+}
+
+/// User and system time, page faults and resident memory, from `getrusage` and
+/// `/proc/self/statm`.
+#[cfg(not(windows))]
+#[allow(clippy::useless_conversion)] // `time_t` and `suseconds_t` vary by target
+fn process_info_os(info: &mut ProcessInfo) {
     // SAFETY: an all-zero `rusage` is a valid value of this plain C struct.
     let mut usage: libc::rusage = unsafe { core::mem::zeroed() };
     // SAFETY: `usage` is a valid out-parameter.
@@ -405,11 +429,11 @@ pub fn process_info() -> ProcessInfo {
     // The kernel's peak comes from approximate per-CPU counters and can lag the exact
     // current value a little: a peak is never below the present.
     info.peak_rss = info.peak_rss.max(info.current_rss);
-    info
 }
 
 /// Resident set size from `/proc/self/statm` (second field, in pages), read with raw
 /// system calls into a stack buffer.
+#[cfg(not(windows))]
 fn resident_bytes() -> Option<usize> {
     let mut buf = [0u8; 128];
     let n = read_small_file(c"/proc/self/statm", &mut buf)?;
@@ -420,6 +444,7 @@ fn resident_bytes() -> Option<usize> {
     (page_size > 0).then(|| resident.saturating_mul(page_size as usize))
 }
 
+#[cfg_attr(windows, allow(dead_code))]
 fn parse_decimal(digits: &[u8]) -> Option<usize> {
     let digits = digits.strip_suffix(b"\n").unwrap_or(digits);
     if digits.is_empty() {
@@ -432,6 +457,7 @@ fn parse_decimal(digits: &[u8]) -> Option<usize> {
 }
 
 /// Read up to `buf.len()` bytes of a file without libc's stdio; keeps `errno`.
+#[cfg(not(windows))]
 fn read_small_file(path: &core::ffi::CStr, buf: &mut [u8]) -> Option<usize> {
     // SAFETY: reading and restoring this thread's errno.
     let saved_errno = unsafe { *libc::__errno_location() };

@@ -100,7 +100,18 @@ impl<T> Racy<T> {
 /// before the thread was ever set up.
 #[inline(always)]
 pub fn thread_id() -> usize {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", windows))]
+    {
+        let tid: usize;
+        // SAFETY: on x86-64 Windows `gs` addresses the thread's TEB, whose field at 0x30
+        // is its own address; reading it has no side effects.
+        unsafe {
+            core::arch::asm!("mov {}, qword ptr gs:[0x30]", out(reg) tid,
+                options(nostack, preserves_flags, readonly, pure));
+        }
+        tid
+    }
+    #[cfg(all(target_arch = "x86_64", not(windows)))]
     {
         let tid: usize;
         // SAFETY: on x86-64 Linux `%fs:0` holds the thread control block's self pointer;
@@ -190,10 +201,18 @@ mod tls {
     pub const MODEL: &str = "initial-exec";
 }
 
-#[cfg(not(all(
-    target_arch = "x86_64",
-    target_os = "linux",
-    not(feature = "local_dynamic_tls")
+// Windows: a `TlsAlloc` index read from the TEB (src/sync_windows.rs).
+#[cfg(windows)]
+#[path = "sync_windows.rs"]
+mod tls;
+
+#[cfg(not(any(
+    windows,
+    all(
+        target_arch = "x86_64",
+        target_os = "linux",
+        not(feature = "local_dynamic_tls")
+    )
 )))]
 mod tls {
     use super::{AtomicUsize, Ordering};
@@ -268,8 +287,11 @@ pub const TLS_MODEL: &str = tls::MODEL;
 
 #[inline]
 pub fn yield_now() {
+    #[cfg(not(windows))]
     // SAFETY: sched_yield has no preconditions.
     unsafe {
         libc::sched_yield();
     }
+    #[cfg(windows)]
+    tls::yield_now();
 }

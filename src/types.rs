@@ -152,11 +152,33 @@ pub fn mul_overflow(count: usize, size: usize) -> Option<usize> {
 #[inline]
 pub fn set_errno(e: i32) {
     // SAFETY: __errno_location returns this thread's errno slot.
-    unsafe { *libc::__errno_location() = e };
+    #[cfg(not(windows))]
+    unsafe {
+        *libc::__errno_location() = e
+    };
+    // SAFETY: `_errno` returns this thread's errno slot of the C runtime.
+    #[cfg(windows)]
+    unsafe {
+        *_errno() = e
+    };
 }
 
 #[inline]
 pub fn get_errno() -> i32 {
     // SAFETY: as above.
-    unsafe { *libc::__errno_location() }
+    #[cfg(not(windows))]
+    unsafe {
+        *libc::__errno_location()
+    }
+    // SAFETY: as above.
+    #[cfg(windows)]
+    unsafe {
+        *_errno()
+    }
+}
+
+#[cfg(windows)]
+extern "C" {
+    /// The C runtime's per-thread errno (msvcrt/ucrt).
+    fn _errno() -> *mut i32;
 }

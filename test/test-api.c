@@ -299,7 +299,11 @@ static bool heap_delete(void) {    /* delete keeps the blocks alive */
 
 static bool realpath_dot(void) {
   char* s = mi_realpath(".", NULL);
+#ifdef _WIN32
+  bool good = (s != NULL && s[0] != 0 && s[1] == ':' && s[2] == '\\');  /* C:\... */
+#else
   bool good = (s != NULL && s[0] == '/');
+#endif
   mi_free(s);
   return good;
 }

@@ -1,0 +1,17 @@
+# check-imports.cmake -- the first DLL an executable imports is FIRST.
+#   cmake -DOBJDUMP=<x86_64-w64-mingw32-objdump> -DEXE=<file.exe> -DFIRST=<name.dll> -P check-imports.cmake
+execute_process(COMMAND "${OBJDUMP}" -p "${EXE}" OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "objdump -p ${EXE} failed (${rc})")
+endif()
+string(REGEX MATCHALL "DLL Name: [^\n]+" names "${out}")
+if(NOT names)
+  message(FATAL_ERROR "${EXE}: no imports found")
+endif()
+list(GET names 0 first)
+string(REPLACE "DLL Name: " "" first "${first}")
+string(REPLACE ";" ", " all "${names}")
+message(STATUS "${EXE} imports: ${all}")
+if(NOT first STREQUAL FIRST)
+  message(FATAL_ERROR "${EXE}: the first imported DLL is ${first}, not ${FIRST}")
+endif()
