@@ -49,6 +49,9 @@ const PATCH_LEN: usize = 12;
 static HEAP_FN: [AtomicUsize; MODULE_COUNT] = [const { AtomicUsize::new(0) }; MODULE_COUNT];
 static HEAP: [AtomicPtr<c_void>; MODULE_COUNT] =
     [const { AtomicPtr::new(ptr::null_mut()) }; MODULE_COUNT];
+/// Per runtime: its `_errno`, where a failed allocation through its functions reports
+/// `ENOMEM` (see `reported`).
+static ERRNO_FN: [AtomicUsize; MODULE_COUNT] = [const { AtomicUsize::new(0) }; MODULE_COUNT];
 /// Per runtime: its `_callnewh` (the C++ new-handler protocol of its `operator new`).
 static CALLNEWH: [AtomicUsize; MODULE_COUNT] = [const { AtomicUsize::new(0) }; MODULE_COUNT];
 static PATCHED_MODULE: [AtomicPtr<c_void>; MODULE_COUNT] =
@@ -187,14 +190,46 @@ unsafe fn crt_aligned_base(p: *mut c_void) -> *mut c_void {
     unsafe { *(slot as *const *mut c_void) }
 }
 
-// --- the replacements ----------------------------------------------------------------------
-
-extern "C" fn r_malloc(size: usize) -> *mut c_void {
-    c::mi_malloc(size)
+/// A replacement of runtime `M` returns `p`: when it is null the allocation failed, and
+/// as the runtime's own function would, it sets the runtime's errno to `ENOMEM` (what
+/// Microsoft documents for `malloc`, `calloc`, `realloc`, `_recalloc` and
+/// `_aligned_*`). It must be the errno of runtime `M`: a ucrt program (every MSVC `/MD`
+/// program) reads ucrt's, not the msvcrt one this DLL is linked with. (C mimalloc's
+/// redirect leaves errno alone here; a program checking it would see a stale value.)
+#[inline(always)]
+fn reported<const M: usize>(p: *mut c_void) -> *mut c_void {
+    if p.is_null() {
+        set_runtime_errno::<M>(libc::ENOMEM);
+    }
+    p
 }
 
-extern "C" fn r_calloc(count: usize, size: usize) -> *mut c_void {
-    c::mi_calloc(count, size)
+#[cold]
+#[inline(never)]
+fn set_runtime_errno<const M: usize>(e: i32) {
+    // Relaxed: set once under the loader lock, before any call can reach us.
+    let f = ERRNO_FN[M].load(Ordering::Relaxed);
+    let slot = if f == 0 {
+        crate::types::errno_location()
+    } else {
+        // SAFETY: `f` is the runtime's exported `int* _errno(void)`.
+        let errno_of_runtime: extern "C" fn() -> *mut i32 = unsafe { core::mem::transmute(f) };
+        errno_of_runtime()
+    };
+    if !slot.is_null() {
+        // SAFETY: the calling thread's errno slot of runtime `M` (or of ours).
+        unsafe { *slot = e };
+    }
+}
+
+// --- the replacements ----------------------------------------------------------------------
+
+extern "C" fn r_malloc<const M: usize>(size: usize) -> *mut c_void {
+    reported::<M>(c::mi_malloc(size))
+}
+
+extern "C" fn r_calloc<const M: usize>(count: usize, size: usize) -> *mut c_void {
+    reported::<M>(c::mi_calloc(count, size))
 }
 
 /// The runtime's `realloc`.
@@ -210,10 +245,14 @@ unsafe extern "C" fn r_realloc<const M: usize>(p: *mut c_void, size: usize) -> *
             return ptr::null_mut();
         }
         // SAFETY: null or our block.
-        return unsafe { c::mi_realloc(p, size) };
+        return reported::<M>(unsafe { c::mi_realloc(p, size) });
     }
-    // SAFETY: not ours: the runtime's (the caller's contract with `realloc`).
-    unsafe { crt_move::<M>(p, size, false) }
+    if size == 0 {
+        // SAFETY: not ours: the runtime's (the caller's contract with `realloc`).
+        return unsafe { crt_move::<M>(p, size, false) };
+    }
+    // SAFETY: as above.
+    reported::<M>(unsafe { crt_move::<M>(p, size, false) })
 }
 
 /// The runtime's `free` (and its `operator delete`s).
@@ -287,21 +326,29 @@ unsafe extern "C" fn r_recalloc<const M: usize>(
 ) -> *mut c_void {
     if p.is_null() || is_ours(p) {
         // SAFETY: null or our block.
-        return unsafe { c::mi_recalloc(p, count, size) };
+        return reported::<M>(unsafe { c::mi_recalloc(p, count, size) });
     }
     let Some(total) = count.checked_mul(size) else {
-        return ptr::null_mut();
+        return reported::<M>(ptr::null_mut());
     };
+    if total == 0 {
+        // SAFETY: the runtime's block.
+        return unsafe { crt_move::<M>(p, total, true) };
+    }
     // SAFETY: the runtime's block.
-    unsafe { crt_move::<M>(p, total, true) }
+    reported::<M>(unsafe { crt_move::<M>(p, total, true) })
 }
 
-extern "C" fn r_aligned_malloc(size: usize, alignment: usize) -> *mut c_void {
-    c::mi_malloc_aligned(size, alignment)
+extern "C" fn r_aligned_malloc<const M: usize>(size: usize, alignment: usize) -> *mut c_void {
+    reported::<M>(c::mi_malloc_aligned(size, alignment))
 }
 
-extern "C" fn r_aligned_offset_malloc(size: usize, alignment: usize, offset: usize) -> *mut c_void {
-    c::mi_malloc_aligned_at(size, alignment, offset)
+extern "C" fn r_aligned_offset_malloc<const M: usize>(
+    size: usize,
+    alignment: usize,
+    offset: usize,
+) -> *mut c_void {
+    reported::<M>(c::mi_malloc_aligned_at(size, alignment, offset))
 }
 
 /// The runtime's `_aligned_free`.
@@ -368,7 +415,7 @@ unsafe extern "C" fn r_aligned_offset_realloc<const M: usize>(
     offset: usize,
 ) -> *mut c_void {
     if p.is_null() {
-        return c::mi_malloc_aligned_at(size, alignment, offset);
+        return reported::<M>(c::mi_malloc_aligned_at(size, alignment, offset));
     }
     if is_ours(p) {
         if size == 0 {
@@ -377,10 +424,15 @@ unsafe extern "C" fn r_aligned_offset_realloc<const M: usize>(
             return ptr::null_mut();
         }
         // SAFETY: our block.
-        return unsafe { c::mi_realloc_aligned_at(p, size, alignment, offset) };
+        return reported::<M>(unsafe { c::mi_realloc_aligned_at(p, size, alignment, offset) });
     }
     // SAFETY: the runtime's aligned block.
-    unsafe { crt_aligned_move::<M>(p, size, alignment, offset, false) }
+    let q = unsafe { crt_aligned_move::<M>(p, size, alignment, offset, false) };
+    if size == 0 {
+        q
+    } else {
+        reported::<M>(q)
+    }
 }
 
 /// The runtime's `_aligned_recalloc`.
@@ -412,13 +464,20 @@ unsafe extern "C" fn r_aligned_offset_recalloc<const M: usize>(
 ) -> *mut c_void {
     if p.is_null() || is_ours(p) {
         // SAFETY: null or our block.
-        return unsafe { c::mi_recalloc_aligned_at(p, count, size, alignment, offset) };
+        return reported::<M>(unsafe {
+            c::mi_recalloc_aligned_at(p, count, size, alignment, offset)
+        });
     }
     let Some(total) = count.checked_mul(size) else {
-        return ptr::null_mut();
+        return reported::<M>(ptr::null_mut());
     };
     // SAFETY: the runtime's aligned block.
-    unsafe { crt_aligned_move::<M>(p, total, alignment, offset, true) }
+    let q = unsafe { crt_aligned_move::<M>(p, total, alignment, offset, true) };
+    if total == 0 {
+        q
+    } else {
+        reported::<M>(q)
+    }
 }
 
 /// The runtime's `_aligned_msize`.
@@ -471,14 +530,17 @@ const TARGETS: usize = 28;
 /// Exported names (NUL-terminated) and our replacement for runtime `M`.
 fn targets<const M: usize>() -> [(&'static [u8], usize); TARGETS] {
     [
-        (b"malloc\0", r_malloc as *const () as usize),
-        (b"calloc\0", r_calloc as *const () as usize),
+        (b"malloc\0", r_malloc::<M> as *const () as usize),
+        (b"calloc\0", r_calloc::<M> as *const () as usize),
         (b"realloc\0", r_realloc::<M> as *const () as usize),
         (b"free\0", r_free::<M> as *const () as usize),
         (b"_msize\0", r_msize::<M> as *const () as usize),
         (b"_expand\0", r_expand::<M> as *const () as usize),
         (b"_recalloc\0", r_recalloc::<M> as *const () as usize),
-        (b"_aligned_malloc\0", r_aligned_malloc as *const () as usize),
+        (
+            b"_aligned_malloc\0",
+            r_aligned_malloc::<M> as *const () as usize,
+        ),
         (
             b"_aligned_free\0",
             r_aligned_free::<M> as *const () as usize,
@@ -497,7 +559,7 @@ fn targets<const M: usize>() -> [(&'static [u8], usize); TARGETS] {
         ),
         (
             b"_aligned_offset_malloc\0",
-            r_aligned_offset_malloc as *const () as usize,
+            r_aligned_offset_malloc::<M> as *const () as usize,
         ),
         (
             b"_aligned_offset_realloc\0",
@@ -508,8 +570,8 @@ fn targets<const M: usize>() -> [(&'static [u8], usize); TARGETS] {
             r_aligned_offset_recalloc::<M> as *const () as usize,
         ),
         // ucrt's internal names (its malloc calls these)
-        (b"_malloc_base\0", r_malloc as *const () as usize),
-        (b"_calloc_base\0", r_calloc as *const () as usize),
+        (b"_malloc_base\0", r_malloc::<M> as *const () as usize),
+        (b"_calloc_base\0", r_calloc::<M> as *const () as usize),
         (b"_realloc_base\0", r_realloc::<M> as *const () as usize),
         (b"_free_base\0", r_free::<M> as *const () as usize),
         (b"_msize_base\0", r_msize::<M> as *const () as usize),
@@ -626,6 +688,10 @@ unsafe fn redirect_module<const M: usize>(module: *mut c_void) -> usize {
         );
         CALLNEWH[M].store(
             prim::proc_address(module, b"_callnewh\0") as usize,
+            Ordering::Relaxed,
+        );
+        ERRNO_FN[M].store(
+            prim::proc_address(module, b"_errno\0") as usize,
             Ordering::Relaxed,
         );
     }

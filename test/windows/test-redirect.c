@@ -17,9 +17,13 @@
                                      (msvcr120.dll) is redirected as it loads
      test-redirect dynamic           (without mimalloc linked) LoadLibrary of the
                                      override DLL redirects, FreeLibrary restores
+     test-redirect errno             a failed allocation sets ENOMEM in the errno of the
+                                     runtime called: msvcrt's, and ucrt's (ucrtbase.dll,
+                                     loaded later), as the runtimes document
 
    Exit code 0 on success; each failure prints a line. */
 #include <windows.h>
+#include <errno.h>
 #include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -183,6 +187,39 @@ static void late_crt_checks(void) {
   crt_free(p);
 }
 
+/* a failed allocation sets ENOMEM in the errno of the runtime whose function was called:
+   this program's msvcrt, and ucrtbase.dll's own errno (what MSVC /MD programs read), which
+   is not the msvcrt errno mimalloc-override.dll itself is linked with */
+static void errno_checks(void) {
+  volatile size_t huge = SIZE_MAX / 2, four = 4;   /* (volatile: no compile-time warning) */
+  errno = 0;
+  CHECK(malloc(huge) == NULL && errno == ENOMEM, "msvcrt: malloc of SIZE_MAX/2 sets errno to ENOMEM (got %d)", errno);
+  errno = 0;
+  CHECK(calloc(huge, four) == NULL && errno == ENOMEM, "msvcrt: calloc overflow sets errno to ENOMEM (got %d)", errno);
+  HMODULE ucrt = LoadLibraryA("ucrtbase.dll");
+  if (ucrt == NULL) { printf("errno: no ucrtbase.dll on this system: ucrt not tested\n"); return; }
+  void* (*u_malloc)(size_t) = (void* (*)(size_t))GetProcAddress(ucrt, "malloc");
+  void* (*u_calloc)(size_t, size_t) = (void* (*)(size_t, size_t))GetProcAddress(ucrt, "calloc");
+  void* (*u_realloc)(void*, size_t) = (void* (*)(void*, size_t))GetProcAddress(ucrt, "realloc");
+  void* (*u_aligned_malloc)(size_t, size_t) = (void* (*)(size_t, size_t))GetProcAddress(ucrt, "_aligned_malloc");
+  void (*u_free)(void*) = (void (*)(void*))GetProcAddress(ucrt, "free");
+  int* (*u_errno)(void) = (int* (*)(void))GetProcAddress(ucrt, "_errno");
+  CHECK(u_malloc && u_calloc && u_realloc && u_aligned_malloc && u_free && u_errno, "ucrtbase.dll exports");
+  if (!(u_malloc && u_calloc && u_realloc && u_aligned_malloc && u_free && u_errno)) return;
+  CHECK(u_errno() != &errno, "ucrt's errno is not msvcrt's");
+  void* p = u_malloc(100);
+  CHECK(p != NULL && is_ours(p), "ucrtbase.dll's malloc, loaded after the redirect, is mimalloc's");
+  *u_errno() = 0; errno = 0;
+  CHECK(u_malloc(huge) == NULL && *u_errno() == ENOMEM, "ucrt: malloc of SIZE_MAX/2 sets ucrt's errno to ENOMEM (got %d)", *u_errno());
+  *u_errno() = 0;
+  CHECK(u_calloc(huge, four) == NULL && *u_errno() == ENOMEM, "ucrt: calloc overflow sets ucrt's errno (got %d)", *u_errno());
+  *u_errno() = 0;
+  CHECK(u_realloc(p, huge) == NULL && *u_errno() == ENOMEM, "ucrt: a failed realloc sets ucrt's errno (got %d)", *u_errno());
+  *u_errno() = 0;
+  CHECK(u_aligned_malloc(huge, 64) == NULL && *u_errno() == ENOMEM, "ucrt: _aligned_malloc sets ucrt's errno (got %d)", *u_errno());
+  u_free(p);   /* (still valid after the failed realloc) */
+}
+
 /* mimalloc-override.dll loaded with LoadLibrary and unloaded with FreeLibrary: while it is
    loaded the runtime is redirected; afterwards the runtime's code is as it was */
 static void dynamic_checks(void) {
@@ -313,6 +350,7 @@ int main(int argc, char** argv) {
   if (strcmp(mode, "threads") == 0) thread_checks();
   if (strcmp(mode, "late") == 0) late_checks();
   if (strcmp(mode, "late-crt") == 0) late_crt_checks();
+  if (strcmp(mode, "errno") == 0) errno_checks();
   printf("test-redirect %s: %s\n", mode, failures == 0 ? "ok" : "FAILED");
   return failures == 0 ? 0 : 1;
 }
