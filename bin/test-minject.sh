@@ -390,20 +390,7 @@ else
     # Wine 8 has no bcryptprimitives.dll, whose ProcessPrng Rust's std calls; a
     # stand-in beside minject.exe implements it with RtlGenRandom.
     if [ ! -e "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ]; then
-      cat > bcryptprimitives.c <<'EOF2'
-#include <windows.h>
-BOOLEAN WINAPI SystemFunction036(PVOID buffer, ULONG length);
-__declspec(dllexport) BOOL WINAPI ProcessPrng(PBYTE data, SIZE_T len) {
-  while (len > 0) {
-    ULONG n = len > 0x10000000 ? 0x10000000 : (ULONG)len;
-    if (!SystemFunction036(data, n)) return FALSE;
-    data += n;
-    len -= n;
-  }
-  return TRUE;
-}
-EOF2
-      $CC -O1 -shared -o bcryptprimitives.dll bcryptprimitives.c -ladvapi32
+      $CC -O1 -shared -o bcryptprimitives.dll "$root/test/windows/bcryptprimitives.c" -ladvapi32
     fi
     say "minject.exe under wine writes what the Linux build writes"
     out=$(run minject.exe --list prog.exe </dev/null) || fail "minject.exe --list: $(cat wine.err)"

@@ -17,7 +17,10 @@
 #   4. when the workspace has the `minject` crate: `cargo run -p minject` on the
 #      unmodified test-redirect-plain.exe; the patched copy must import
 #      mimalloc-override.dll first (objdump -p), leave the input untouched, and run
-#      redirected under wine.
+#      redirected under wine;
+#   5. builds test/windows/rust (mimalloc as a Rust program's global allocator) for
+#      x86_64-pc-windows-gnu and runs it under wine, with MIMALLOC_VERBOSE and
+#      MIMALLOC_SHOW_STATS to see the library constructor and exit handler run.
 #
 # Environment: MI_JOBS (default 2); MI_WINDOWS_VARIANTS, the builds to make and test in
 # out/test/windows-<variant> (default "release"; known: release debug secure; about two
@@ -150,5 +153,45 @@ if [ -f "$root/minject/Cargo.toml" ] && [ -f "$build/test-redirect-plain.exe" ];
   (cd "$work" && "$wine" test-redirect-plain.exe expect-crt)
 else
   echo "==> minject: skipped (no minject/ crate in this tree, or no release variant built)"
+fi
+# --- the Rust API on Windows ------------------------------------------------------------
+# test/windows/rust: a std program with mimalloc as its global allocator (threads that
+# exit, a heap of its own), built for x86_64-pc-windows-gnu with -Zbuild-std (std this
+# time, offline from the crates vendored beside the library sources) and run under wine.
+# It must also run the library constructor (`.CRT$XCU`): MIMALLOC_VERBOSE=1 lists the
+# options, and MIMALLOC_SHOW_STATS=1 prints the statistics at exit.
+win_rustc=/usr/bin/rustc
+win_cargo=/usr/bin/cargo
+[ -x "$win_rustc" ] || win_rustc=$(command -v rustc)
+[ -x "$win_cargo" ] || win_cargo=$(command -v cargo)
+library="$("$win_rustc" --print sysroot)/lib/rustlib/src/rust/library"
+if [ -d "$library/std" ] && [ -d "$library/vendor" ]; then
+  echo "==> the Rust API on Windows (test/windows/rust, -Zbuild-std=std)"
+  RUSTC_BOOTSTRAP=1 RUSTC="$win_rustc" CARGO_HOME="$work/cargo-home" \
+    "$win_cargo" build --release --offline --quiet \
+    --manifest-path "$root/test/windows/rust/Cargo.toml" \
+    --target x86_64-pc-windows-gnu -Zbuild-std=std,panic_abort \
+    --target-dir "$root/out/test/windows-rust" \
+    --config 'source.crates-io.replace-with="vendored"' \
+    --config "source.vendored.directory=\"$library/vendor\"" \
+    --config 'target.x86_64-pc-windows-gnu.linker="x86_64-w64-mingw32-gcc"'
+  exe=mimalloc-windows-rust-test.exe
+  cp "$root/out/test/windows-rust/x86_64-pc-windows-gnu/release/$exe" "$work/"
+  # Wine 8 has no bcryptprimitives.dll, whose ProcessPrng Rust's std calls: a stand-in
+  # beside the program (test/windows/bcryptprimitives.c).
+  if [ ! -e "$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll" ]; then
+    x86_64-w64-mingw32-gcc -O1 -shared -o "$work/bcryptprimitives.dll" "$root/test/windows/bcryptprimitives.c" -ladvapi32
+  fi
+  out=$(cd "$work" && "$wine" "$exe" 2>&1) || { echo "$out"; echo "test-windows: $exe failed"; exit 1; }
+  echo "$out"
+  echo "$out" | grep -q "^rust-on-windows: ok" || { echo "test-windows: $exe printed no ok"; exit 1; }
+  out=$(cd "$work" && MIMALLOC_VERBOSE=1 "$wine" "$exe" 2>&1) || { echo "$out"; exit 1; }
+  echo "$out" | grep -q "^mimalloc: option 'verbose': 1" \
+    || { echo "$out" | head; echo "test-windows: no option list with MIMALLOC_VERBOSE=1 (constructor not run?)"; exit 1; }
+  out=$(cd "$work" && MIMALLOC_SHOW_STATS=1 "$wine" "$exe" 2>&1) || { echo "$out"; exit 1; }
+  echo "$out" | grep -Eq "^ *threads: .* ok *$" \
+    || { echo "$out" | tail; echo "test-windows: no statistics at exit with MIMALLOC_SHOW_STATS=1"; exit 1; }
+else
+  echo "==> the Rust API on Windows: skipped (no Rust library sources with vendored crates at $library)"
 fi
 echo "test-windows: all passed"

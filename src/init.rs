@@ -251,9 +251,10 @@ extern "C" fn fork_child() {
 pub extern "C" fn process_load() {
     heap_main_init();
     options::set_preloading(false);
+    // Process exit runs `process_done` through `atexit`, except in the Windows DLLs,
+    // whose `DllMain` calls it at process detach.
+    #[cfg(not(all(windows, feature = "shared_lib")))]
     // SAFETY: registering a plain extern "C" function.
-    // (Windows: `DllMain` calls `process_done` at process detach.)
-    #[cfg(not(windows))]
     unsafe {
         libc::atexit(process_done)
     };
@@ -264,6 +265,16 @@ pub extern "C" fn process_load() {
 #[cfg(not(windows))]
 #[used]
 #[link_section = ".init_array"]
+static PROCESS_LOAD_CTOR: extern "C" fn() = process_load;
+
+/// Windows, linked into a program (a Rust program using the crate) rather than built as
+/// one of the DLLs, whose `DllMain` calls `process_load`: the C runtime calls the
+/// function pointers of the `.CRT$XCU` section before `main`, with MSVC and mingw
+/// alike. Without it the options would be read only lazily, messages would stay in the
+/// early buffer and `MIMALLOC_SHOW_STATS` would print nothing at exit.
+#[cfg(all(windows, not(feature = "shared_lib")))]
+#[used]
+#[link_section = ".CRT$XCU"]
 static PROCESS_LOAD_CTOR: extern "C" fn() = process_load;
 
 /// The exit handler: collect (static builds), print statistics if asked, and stop using
