@@ -52,6 +52,10 @@ pub unsafe fn heap_malloc_zero_aligned_at(
     malloc_zero_aligned_at_generic(heap, size, alignment, offset, zero)
 }
 
+/// # Safety
+/// `heap` must be a heap of the calling thread (or the empty heap), `alignment` a power
+/// of two and `size` at most `MAX_ALLOC_SIZE - PADDING_SIZE` (as
+/// `heap_malloc_zero_aligned_at` checks before it calls).
 #[inline(never)]
 unsafe fn malloc_zero_aligned_at_generic(
     heap: *mut Heap,
@@ -78,6 +82,8 @@ unsafe fn malloc_zero_aligned_at_generic(
     overalloc(heap, size, alignment, offset, zero)
 }
 
+/// # Safety
+/// As `malloc_zero_aligned_at_generic`.
 unsafe fn overalloc(
     heap: *mut Heap,
     size: usize,

@@ -238,6 +238,8 @@ fn next_reserve_size() -> usize {
     align_up(size, ARENA_BLOCK_SIZE)
 }
 
+/// # Safety
+/// `arena` must point to a registered arena.
 unsafe fn try_alloc_in(arena: *mut Arena, blocks: usize) -> (*mut u8, MemId) {
     let a = &*arena;
     // Relaxed: a starting hint only.

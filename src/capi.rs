@@ -1,6 +1,13 @@
 //! The C ABI of `mimalloc.h`: every `mi_*` function, exported unmangled. This layer only
 //! translates C types and forwards to the core; the semantics live in the modules it
 //! calls. `mimalloc.h` is checked against these signatures (see `cbindgen.toml`).
+//!
+//! # Safety
+//! Each `unsafe` function here has the contract of its C declaration in `mimalloc.h`
+//! (`doc/api.md`): a pointer argument is NULL or what the C API allows there (a live
+//! block of ours for `mi_free`/`mi_realloc`/..., a valid heap for `mi_heap_*`, writable
+//! memory of the stated size for out-parameters). It is stated once here rather than on
+//! each function.
 #![allow(clippy::missing_safety_doc)]
 #![allow(non_camel_case_types)]
 

@@ -67,6 +67,8 @@ pub unsafe fn free(p: *mut u8) {
     }
 }
 
+/// # Safety
+/// `page` must be owned by the calling thread, linked in its heap's queue, and all free.
 #[cold]
 #[inline(never)]
 unsafe fn page_retire_cold(page: *mut Page) {
@@ -77,6 +79,10 @@ unsafe fn page_retire_cold(page: *mut Page) {
 /// only known to lie in `page`'s segment: it is validated here. Every check has a cheap
 /// inline test; anything suspicious leaves through one cold call that redoes the checks
 /// in full and reports, so the common path needs no saved registers.
+///
+/// # Safety
+/// `page` must be a live page owned by the calling thread and `block` a pointer into its
+/// segment (validated here in checked builds; in others it must be a live block of `page`).
 #[inline(always)]
 unsafe fn free_block_local(page: *mut Page, block: *mut Block, check_full: bool, tracked: bool) {
     if CHECKED && !block_start_plausible(page, block as *const u8, (*page).capacity, false) {
@@ -93,6 +99,9 @@ unsafe fn free_block_local(page: *mut Page, block: *mut Block, check_full: bool,
 }
 
 /// `free_block_local` after a cheap test failed: the exact checks, with reports.
+///
+/// # Safety
+/// As `free_block_local`.
 #[cold]
 #[inline(never)]
 unsafe fn free_block_local_checked(
@@ -121,6 +130,9 @@ unsafe fn free_block_local_checked(
 }
 
 /// The part of a local free after the checks.
+///
+/// # Safety
+/// `page` must be a live page owned by the calling thread and `block` a live block of it.
 #[inline(always)]
 unsafe fn free_block_local_unchecked(
     page: *mut Page,
@@ -154,6 +166,10 @@ unsafe fn free_block_local_unchecked(
 }
 
 /// Full pages, pages with aligned blocks, and frees from other threads.
+///
+/// # Safety
+/// `seg` must be the live segment of `p`, `page` the page of `p`, `is_local` whether the
+/// calling thread owns the segment, and `p` a pointer into a live block of `page`.
 #[cold]
 #[inline(never)]
 unsafe fn free_generic(seg: *mut Segment, page: *mut Page, is_local: bool, p: *mut u8) {
@@ -206,6 +222,10 @@ pub unsafe fn page_ptr_unalign(page: *const Page, p: *const u8) -> *mut Block {
 }
 
 /// A free from a thread that does not own the page.
+///
+/// # Safety
+/// `seg` must be the live segment of `block` and `page` its page, owned by another thread
+/// (or abandoned); `block` a live block of `page` that the caller gives up.
 unsafe fn free_block_mt(seg: *mut Segment, page: *mut Page, block: *mut Block) {
     // Free into an abandoned segment: try to take it over and free locally.
     // Relaxed: a hint; `try_reclaim_on_free` claims the segment through the abandoned map.
@@ -316,6 +336,9 @@ pub unsafe fn usable_size(p: *const u8) -> usize {
 }
 
 /// The requested size recorded in the padding trailer.
+///
+/// # Safety
+/// `page` must be a live page of a padded build and `block` a block of it.
 unsafe fn padded_size(page: *const Page, block: *const Block) -> usize {
     let bsize = (*page).usable_block_size();
     let pad_at = (block as *const u8).add(bsize);
@@ -401,6 +424,9 @@ unsafe fn block_start_plausible(
 /// The padding check of a free failed: tell an interior pointer (reported and ignored:
 /// returns false) from a real overflow (reported; the block is still freed, as mimalloc
 /// does: returns true). `count` bounds the blocks as in `block_start_plausible`.
+///
+/// # Safety
+/// `page` must be a live page and `block` a block of it.
 #[cold]
 #[inline(never)]
 unsafe fn padding_failed(page: *const Page, block: *const Block, count: u32) -> bool {
@@ -438,6 +464,9 @@ unsafe fn link_may_be_free(page: *const Page, block: *const Block) -> bool {
 }
 
 /// Search the page's three free lists for `block`; report a double free if it is there.
+///
+/// # Safety
+/// `page` must be a live page owned by the calling thread and `block` a block of it.
 #[cold]
 #[inline(never)]
 unsafe fn is_on_free_list(page: *const Page, block: *const Block) -> bool {
@@ -457,6 +486,9 @@ unsafe fn is_on_free_list(page: *const Page, block: *const Block) -> bool {
     false
 }
 
+/// # Safety
+/// `page` must be a live page owned by the calling thread and `list` one of its free lists
+/// (whose links may be damaged: the walk is bounded by the page's capacity).
 unsafe fn list_contains(page: *const Page, mut list: *mut Block, elem: *const Block) -> bool {
     let mut n = 0u32;
     while !list.is_null() && n <= (*page).capacity {
@@ -485,6 +517,9 @@ unsafe fn padding_is_intact(page: *const Page, block: *const Block) -> bool {
 }
 
 /// Report a damaged trailer or fill with the offset of the first changed byte.
+///
+/// # Safety
+/// `page` must be a live page of a padded build and `block` a block of it.
 #[cold]
 #[inline(never)]
 unsafe fn report_overflow(page: *const Page, block: *const Block) {
@@ -506,6 +541,8 @@ unsafe fn report_overflow(page: *const Page, block: *const Block) {
     );
 }
 
+/// # Safety
+/// `page` must be a live page and `block` a block of it being freed.
 unsafe fn free_stats(page: *const Page, block: *const Block) {
     let heap = crate::init::get_default_heap();
     if !crate::state::is_initialized(heap) {

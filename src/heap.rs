@@ -125,6 +125,10 @@ unsafe fn init_fields(
 }
 
 /// Forget all pages (after they were moved or freed).
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread whose pages were all moved
+/// or freed.
 unsafe fn reset_pages(heap: *mut Heap) {
     // (copied from the empty heap rather than built on the stack: see `write_empty`)
     let empty = HEAP_EMPTY.get() as *const Heap;
@@ -238,6 +242,9 @@ pub enum Collect {
 /// Visit every page of every queue; the visitor may unlink the page it is given (but
 /// must not add pages). Stops once `page_count` pages were seen (a short-lived thread
 /// has a few pages in a few of the 75 queues).
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread.
 unsafe fn for_each_page(heap: *mut Heap, f: impl FnMut(*mut PageQueue, *mut Page) -> bool) -> bool {
     for_each_page_in(heap, true, f)
 }
@@ -245,6 +252,9 @@ unsafe fn for_each_page(heap: *mut Heap, f: impl FnMut(*mut PageQueue, *mut Page
 /// As `for_each_page`, but `stop_at_count == false` scans every queue: for visitors that
 /// run the program's code, which may allocate from this heap and so add pages (a count
 /// taken at the start could then end the walk before pages that were there all along).
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread.
 unsafe fn for_each_page_in(
     heap: *mut Heap,
     stop_at_count: bool,
@@ -382,6 +392,10 @@ pub fn new_in_arena(arena_id: ArenaId) -> *mut Heap {
 }
 
 /// Unlink a (non-backing) heap from its thread and free its descriptor.
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread other than its backing heap,
+/// with no pages left; it is gone afterwards.
 unsafe fn heap_free(heap: *mut Heap) {
     let tld = (*heap).tld;
     let backing = (*tld).heap_backing;
@@ -409,6 +423,9 @@ unsafe fn heap_free(heap: *mut Heap) {
 }
 
 /// Move all pages (and their live blocks) of `from` into `heap`.
+///
+/// # Safety
+/// `heap` and `from` must be distinct initialised heaps of the calling thread.
 unsafe fn absorb(heap: *mut Heap, from: *mut Heap) {
     if (*from).page_count == 0 {
         delayed_free_all(from);
@@ -464,6 +481,10 @@ pub unsafe fn destroy(heap: *mut Heap) {
 }
 
 /// Give every page of `heap` back to its segment, live blocks and all.
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread; every block of it, live or
+/// not, becomes invalid.
 unsafe fn destroy_pages(heap: *mut Heap, force: bool) {
     let tld = (*heap).tld;
     delayed_free_all(heap);
@@ -615,6 +636,9 @@ pub unsafe fn visit_blocks(
 }
 
 /// Visit the live blocks of a page: mark the free ones in a bitmap, then report the rest.
+///
+/// # Safety
+/// `page` must be a live page of `heap`, an initialised heap of the calling thread.
 unsafe fn visit_page_blocks(
     heap: *mut Heap,
     page: *mut Page,

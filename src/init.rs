@@ -63,6 +63,9 @@ fn thread_data_alloc() -> (*mut ThreadData, bool) {
     (td, true)
 }
 
+/// # Safety
+/// `td` must be thread data that belonged to a thread that finished `thread_done` and
+/// that nothing refers to any more.
 unsafe fn thread_data_free(td: *mut ThreadData) {
     for slot in TD_CACHE.iter() {
         // Release: the next owner sees our last writes to the data.

@@ -94,7 +94,9 @@
 //! Only [`options`] and the items at the crate root are public; the C ABI is built by
 //! the project's CMake into `libmimalloc` (see the README).
 #![cfg_attr(not(test), no_std)]
-#![allow(clippy::missing_safety_doc)] // every unsafe fn has a `# Safety` section; clippy misses some forms
+// Every unsafe fn has a `# Safety` section (the C ABI's: one per module, in capi and
+// overrides); clippy misses some forms.
+#![allow(clippy::missing_safety_doc)]
 #![allow(clippy::new_without_default)]
 // Build modes are constants (`DEBUG > 0`, `SECURE >= 4`, ...) that fold away; in a given
 // configuration such comparisons are trivially true or false by design.

@@ -4,6 +4,10 @@
 //! system allocator. Each forwards to the same core function as its `mi_` twin; where
 //! POSIX/glibc semantics differ from mimalloc's only by accident (errno on failure) we
 //! follow POSIX.
+//!
+//! # Safety
+//! Each `unsafe` function has the contract of the C (or C++) function it replaces: a
+//! pointer argument is NULL or a live block of the allocator, as for `free`/`realloc`.
 #![allow(clippy::missing_safety_doc)]
 
 use crate::capi::*;

@@ -172,6 +172,8 @@ pub unsafe fn init(heap: *mut Heap, page: *mut Page, block_size: usize) {
     debug_assert!(immediate_or_extendable(page));
 }
 
+/// # Safety
+/// `page` must point to a live page descriptor.
 unsafe fn immediate_or_extendable(page: *const Page) -> bool {
     !(*page).free.is_null() || (*page).capacity < (*page).reserved
 }

@@ -91,6 +91,9 @@ pub unsafe fn collect_retired(heap: *mut Heap, force: bool) {
 // --- finding a page with free blocks (the allocation slow path) --------------------------
 
 /// Get a fresh page for queue `pq` from the thread's segments.
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread and `pq` one of its queues.
 unsafe fn fresh(heap: *mut Heap, pq: *mut PageQueue) -> *mut Page {
     let page = segment::page_alloc(heap, (*pq).block_size, 0, (*heap).tld);
     if page.is_null() {
@@ -104,6 +107,9 @@ unsafe fn fresh(heap: *mut Heap, pq: *mut PageQueue) -> *mut Page {
 
 /// Walk a queue for a page with free blocks, collecting and extending as it goes and
 /// moving exhausted pages to the full queue. Falls back to a fresh page.
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread and `pq` one of its queues.
 unsafe fn queue_find_free_ex(heap: *mut Heap, pq: *mut PageQueue, first_try: bool) -> *mut Page {
     let mut count = 0usize;
     let mut page = (*pq).first;
@@ -136,6 +142,9 @@ unsafe fn queue_find_free_ex(heap: *mut Heap, pq: *mut PageQueue, first_try: boo
 }
 
 /// The page to allocate a small or medium block of `size` bytes (padding included).
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread.
 unsafe fn find_free_page(heap: *mut Heap, size: usize) -> *mut Page {
     let pq: *mut PageQueue = &mut (*heap).pages[crate::state::bin(size)];
     let page = (*pq).first;
@@ -159,6 +168,9 @@ unsafe fn find_free_page(heap: *mut Heap, size: usize) -> *mut Page {
 
 /// A page with a single block for a large (≤ 16 MiB) or huge request, or for a request
 /// whose alignment exceeds what normal pages guarantee.
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread.
 unsafe fn large_huge_alloc(heap: *mut Heap, size: usize, page_alignment: usize) -> *mut Page {
     let block_size = crate::os::good_alloc_size(size);
     let pq: *mut PageQueue = &mut (*heap).pages[BIN_HUGE];

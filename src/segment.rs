@@ -103,10 +103,15 @@ pub const fn slice_bin(n: usize) -> usize {
     }
 }
 
+/// # Safety
+/// `tld` must be the calling thread's data.
 unsafe fn span_queue_for(n: usize, tld: *mut Tld) -> *mut SpanQueue {
     &mut (*tld).segments.spans[slice_bin(n)]
 }
 
+/// # Safety
+/// `sq` must be a span queue of the calling thread and `slice` the first slice of a free
+/// span of one of its owned normal segments, not linked in any queue.
 unsafe fn span_queue_push(sq: *mut SpanQueue, slice: *mut Page) {
     (*slice).prev = ptr::null_mut();
     (*slice).next = (*sq).first;
@@ -120,6 +125,10 @@ unsafe fn span_queue_push(sq: *mut SpanQueue, slice: *mut Page) {
 }
 
 /// Unlink a span; a no-op for a span that is not linked (null links, not first/last).
+///
+/// # Safety
+/// `sq` must be a span queue of the calling thread and `slice` a slice of one of its
+/// segments (linked in `sq`, or not linked at all).
 unsafe fn span_queue_delete(sq: *mut SpanQueue, slice: *mut Page) {
     if !(*slice).prev.is_null() {
         (*(*slice).prev).next = (*slice).next;
@@ -138,6 +147,8 @@ unsafe fn span_queue_delete(sq: *mut SpanQueue, slice: *mut Page) {
     (*slice).block_size = 1; // no longer a free span in a queue
 }
 
+/// # Safety
+/// `seg` must point to a live segment header.
 #[inline]
 unsafe fn is_owned_normal(seg: *const Segment) -> bool {
     // Relaxed: only the owner (us) writes a non-zero thread id into its segment.
@@ -151,6 +162,10 @@ unsafe fn is_owned_normal(seg: *const Segment) -> bool {
 /// `purge_extend_delay`, so a segment that is busy (threads coming and going, pages
 /// freed and taken again) is not purged and faulted in again over and over; a deadline
 /// that passed more than `purge_extend_delay` ago is kept, and the purge done now.
+///
+/// # Safety
+/// `seg` must be a live segment owned (or claimed) by the caller, and `idx..idx+count`
+/// free slices of it.
 unsafe fn schedule_purge(seg: *mut Segment, idx: usize, count: usize) {
     if !(*seg).allow_purge || count == 0 {
         return;
@@ -230,6 +245,9 @@ unsafe fn clear_dirty(seg: *mut Segment, idx: usize, count: usize) {
     mask_clear(&mut (*seg).dirty_mask, idx, count);
 }
 
+/// # Safety
+/// `seg` must be a live segment owned (or claimed) by the caller, and `idx..idx+count`
+/// free slices of it whose contents nobody needs.
 unsafe fn purge_range(seg: *mut Segment, idx: usize, count: usize) {
     let start = (seg as *mut u8).add(idx * SEGMENT_SLICE_SIZE);
     let size = count * SEGMENT_SLICE_SIZE;
@@ -247,6 +265,10 @@ unsafe fn purge_range(seg: *mut Segment, idx: usize, count: usize) {
 /// Make slices `idx..idx+count` accessible again before they are used (secure builds
 /// decommit with `PROT_NONE`, see `purge_range`). Returns false if `mprotect` failed
 /// (the slices then stay free and inaccessible).
+///
+/// # Safety
+/// `seg` must be a live segment owned by the caller, and `idx..idx+count` slices of it
+/// that are about to be used.
 #[inline]
 unsafe fn ensure_accessible(seg: *mut Segment, idx: usize, count: usize) -> bool {
     if SECURE == 0 || !mask_any(&(*seg).noaccess_mask, idx, count) {
@@ -284,6 +306,10 @@ pub unsafe fn try_purge(seg: *mut Segment, force: bool) {
 // --- spans -----------------------------------------------------------------------------------
 
 /// Mark slices `idx..idx+count` as one free span and queue it (if the segment is owned).
+///
+/// # Safety
+/// `seg` must be a live segment owned (or claimed) by the caller, `idx..idx+count` slices
+/// of it that no page uses any more, and `tld` the caller's thread data.
 unsafe fn span_free(seg: *mut Segment, idx: usize, count: usize, allow_purge: bool, tld: *mut Tld) {
     debug_assert!(idx + count <= (*seg).slice_entries);
     let slice = slice_at(seg, idx);
@@ -308,6 +334,10 @@ unsafe fn span_free(seg: *mut Segment, idx: usize, count: usize, allow_purge: bo
 
 /// Unlink a free span from its queue (if it is queued: not in a huge or abandoned
 /// segment).
+///
+/// # Safety
+/// `seg` must be a live segment of the caller, `slice` the first slice of a free span of
+/// it, and `tld` the caller's thread data.
 unsafe fn span_remove_from_queue(seg: *mut Segment, slice: *mut Page, tld: *mut Tld) {
     debug_assert!((*slice).block_size == 0 && (*slice).slice_offset == 0);
     if is_owned_normal(seg) {
@@ -318,6 +348,10 @@ unsafe fn span_remove_from_queue(seg: *mut Segment, slice: *mut Page, tld: *mut 
 
 /// Free the span of a page and merge it with free neighbours; returns the first slice
 /// of the merged span.
+///
+/// # Safety
+/// `slice` must be the first slice of a page of a segment owned (or claimed) by the
+/// caller, whose blocks are no longer in use; `tld` the caller's thread data.
 unsafe fn span_free_coalesce(slice: *mut Page, tld: *mut Tld) -> *mut Page {
     let seg = page_segment(slice);
     let mut idx = slice_index(seg, slice);
@@ -352,6 +386,10 @@ unsafe fn span_free_coalesce(slice: *mut Page, tld: *mut Tld) -> *mut Page {
 
 /// Make the slices after a page's first slice point back to it: the next `extra_max` ones
 /// (where interior pointers of its blocks can be) and the last one (which coalescing reads).
+///
+/// # Safety
+/// `seg` must be a live segment owned by the caller and `idx..idx+count` the slices of one
+/// of its pages.
 unsafe fn point_back(seg: *mut Segment, idx: usize, count: usize, extra_max: usize) {
     let extra = (count - 1).min(extra_max);
     for i in 1..=extra {
@@ -371,6 +409,10 @@ unsafe fn point_back(seg: *mut Segment, idx: usize, count: usize, extra_max: usi
 
 /// Turn slices `idx..idx+count` into a page (in use). Interior slices point back to the
 /// page descriptor so that interior pointers find it.
+///
+/// # Safety
+/// `seg` must be a live segment owned by the caller and `idx..idx+count` a free span of it
+/// that is no longer queued.
 unsafe fn span_allocate(seg: *mut Segment, idx: usize, count: usize) -> *mut Page {
     let page = slice_at(seg, idx);
     (*page).slice_count = count as u32;
@@ -391,12 +433,18 @@ unsafe fn span_allocate(seg: *mut Segment, idx: usize, count: usize) -> *mut Pag
 
 /// Whether `heap` may use memory of `seg`: a heap bound to an arena only uses segments
 /// of that arena, and other heaps never use segments of exclusive arenas.
+///
+/// # Safety
+/// `seg` must point to a live segment header and `heap` to an initialised heap.
 #[inline]
 unsafe fn is_suitable(seg: *const Segment, heap: *const Heap) -> bool {
     arena::memid_is_suitable(&(*seg).memid, (*heap).arena_id)
 }
 
 /// Take a free span of at least `count` slices from the thread's span queues.
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread and `tld` its thread data.
 unsafe fn find_and_allocate(count: usize, heap: *mut Heap, tld: *mut Tld) -> *mut Page {
     let mut bin = slice_bin(count);
     while bin <= SEGMENT_BIN_MAX {
@@ -432,6 +480,9 @@ unsafe fn find_and_allocate(count: usize, heap: *mut Heap, tld: *mut Tld) -> *mu
 /// Allocate and initialise a segment. `required == 0` asks for a normal segment;
 /// otherwise a huge segment with one page of at least `required` bytes, whose block can
 /// hold a pointer aligned to `page_alignment` at the start of its second 32 MiB.
+///
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread and `tld` its thread data.
 unsafe fn segment_alloc(
     required: usize,
     page_alignment: usize,
@@ -570,6 +621,10 @@ unsafe fn segment_alloc(
 }
 
 /// Give a segment's memory back (to its arena or the OS).
+///
+/// # Safety
+/// `seg` must be a live segment owned (or claimed) by the caller with no page in use and
+/// no span queued, and `tld` the caller's thread data; `seg` is gone afterwards.
 unsafe fn segment_free(seg: *mut Segment, _force: bool, tld: *mut Tld) {
     // Unqueue its free spans.
     if is_owned_normal(seg) {
@@ -678,6 +733,8 @@ pub unsafe fn page_alloc(
     page
 }
 
+/// # Safety
+/// `heap` must be an initialised heap of the calling thread and `tld` its thread data.
 unsafe fn huge_page_alloc(
     heap: *mut Heap,
     size: usize,
@@ -840,6 +897,10 @@ unsafe fn check_free(
 }
 
 /// All used pages of the segment are abandoned: give the segment up.
+///
+/// # Safety
+/// `seg` must be a live segment owned by the caller whose used pages are all abandoned,
+/// and `tld` the caller's thread data; other threads may claim `seg` afterwards.
 unsafe fn segment_abandon(seg: *mut Segment, tld: *mut Tld) {
     debug_assert!((*seg).used == (*seg).abandoned && (*seg).used > 0);
     // Take the free spans out of our queues.
@@ -873,6 +934,10 @@ unsafe fn segment_abandon(seg: *mut Segment, tld: *mut Tld) {
 /// the reverse of what `segment_alloc` and `reclaim` add. (A reclaimed segment leaves
 /// `reclaim_count` too, else the count only grows and a thread that went through many
 /// segments of exited threads soon may not reclaim on a free at all.)
+///
+/// # Safety
+/// `seg` must be a live segment that the caller owns and is giving up, and `tld` the
+/// caller's thread data.
 unsafe fn count_out(seg: *mut Segment, tld: *mut Tld) {
     let segs = &mut (*tld).segments;
     segs.count -= 1;
@@ -977,6 +1042,10 @@ unsafe fn reclaim(
 /// Give an empty page's slices back to its segment (and count it out), without
 /// deciding the segment's fate: `page_free` does that; a reclaim walk decides itself.
 /// Returns the first slice of the free span the page's slices ended up in.
+///
+/// # Safety
+/// `page` must be a page with no block in use, of a segment owned (or claimed) by the
+/// caller, and `tld` the caller's thread data.
 unsafe fn page_clear(page: *mut Page, tld: *mut Tld) -> *mut Page {
     let seg = page_segment(page);
     let stats = &(*tld).stats;
