@@ -4,10 +4,10 @@
 //!
 //! # Safety
 //! Each `unsafe` function here has the contract of its C declaration in `mimalloc.h`
-//! (`doc/api.md`): a pointer argument is NULL or what the C API allows there (a live
-//! block of ours for `mi_free`/`mi_realloc`/..., a valid heap for `mi_heap_*`, writable
-//! memory of the stated size for out-parameters). It is stated once here rather than on
-//! each function.
+//! (the pages of `doc/`): a pointer argument is NULL or what the C API allows there (a
+//! live block of ours for `mi_free`/`mi_realloc`/..., a valid heap for `mi_heap_*`,
+//! writable memory of the stated size for out-parameters). It is stated once here
+//! rather than on each function.
 #![allow(clippy::missing_safety_doc)]
 #![allow(non_camel_case_types)]
 
