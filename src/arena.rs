@@ -695,38 +695,23 @@ pub unsafe fn manage_os_memory(
     id
 }
 
-/// Windows: 1 GiB pages need the "lock pages in memory" privilege and a mapping of
-/// their own (no fixed mapping over a reservation), which this build does not attempt:
-/// the reservation reports ENOMEM, as C mimalloc does where huge pages are unavailable.
-#[cfg(windows)]
+/// Reserve `pages` 1 GiB huge pages (as one arena) on a NUMA node. Returns
+/// (0 or ENOMEM, arena id).
 pub fn reserve_huge_os_pages_at(
     pages: usize,
     numa_node: i32,
     timeout_msecs: usize,
     exclusive: bool,
 ) -> (i32, ArenaId) {
-    let _ = (numa_node, timeout_msecs, exclusive);
     if pages == 0 {
         return (0, 0);
     }
-    crate::mi_warning!(
-        "failed to reserve {} GiB huge pages (not supported on Windows)",
-        pages
-    );
-    (ENOMEM, 0)
-}
-
-/// Reserve `pages` 1 GiB huge pages (as one arena) on a NUMA node. Returns
-/// (0 or ENOMEM, arena id).
-#[cfg(not(windows))]
-pub fn reserve_huge_os_pages_at(
-    pages: usize,
-    numa_node: i32,
-    timeout_msecs: usize,
-    exclusive: bool,
-) -> (i32, ArenaId) {
-    if pages == 0 {
-        return (0, 0);
+    if !prim::HUGE_1GIB_PAGES {
+        crate::mi_warning!(
+            "failed to reserve {} GiB huge pages (not supported on this system)",
+            pages
+        );
+        return (ENOMEM, 0);
     }
     const GIB: usize = 1 << 30;
     let start_time = prim::clock_now_ms();
@@ -744,40 +729,9 @@ pub fn reserve_huge_os_pages_at(
     let mut got = 0usize;
     while got < pages {
         let addr = aligned.wrapping_add(got * GIB);
-        let flags = libc::MAP_PRIVATE
-            | libc::MAP_ANONYMOUS
-            | libc::MAP_FIXED
-            | libc::MAP_HUGETLB
-            | (30 << libc::MAP_HUGE_SHIFT);
-        // SAFETY: MAP_FIXED over address space we reserved above.
-        let p = unsafe {
-            libc::mmap(
-                addr.cast(),
-                GIB,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                -1,
-                0,
-            )
-        };
-        if p == libc::MAP_FAILED {
+        // SAFETY: `addr` is the next GiB of the reservation made above.
+        if !unsafe { prim::map_huge_1gib_at(addr, if nodes > 1 { node } else { -1 }) } {
             break;
-        }
-        if node >= 0 && nodes > 1 {
-            // Prefer the requested node for this page (best effort).
-            let mask: usize = 1 << node;
-            // SAFETY: mbind on our own fresh mapping with a one-word node mask.
-            unsafe {
-                libc::syscall(
-                    libc::SYS_mbind,
-                    addr,
-                    GIB,
-                    1, /* MPOL_PREFERRED */
-                    &mask as *const usize,
-                    usize::BITS as usize,
-                    0,
-                );
-            }
         }
         got += 1;
         let elapsed = (prim::clock_now_ms() - start_time) as usize;

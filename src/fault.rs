@@ -24,6 +24,17 @@ pub enum Point {
     Purge = 3,
 }
 
+impl Point {
+    /// The point of a `prim::protect` call: making memory accessible commits it.
+    pub fn of_protect(accessible: bool) -> Point {
+        if accessible {
+            Point::Commit
+        } else {
+            Point::Protect
+        }
+    }
+}
+
 /// All points, for tests that go through each.
 pub const POINTS: [Point; 4] = [Point::Mmap, Point::Commit, Point::Protect, Point::Purge];
 

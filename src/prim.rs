@@ -195,14 +195,7 @@ pub unsafe fn reset(p: *mut u8, size: usize) -> i32 {
 /// # Safety
 /// The range must be an owned, page-aligned part of a mapping.
 pub unsafe fn protect(p: *mut u8, size: usize, accessible: bool) -> i32 {
-    if injected!(
-        if accessible {
-            Point::Commit
-        } else {
-            Point::Protect
-        },
-        size
-    ) {
+    if injected!(Point::of_protect(accessible), size) {
         return libc::ENOMEM;
     }
     let prot = if accessible {
@@ -238,6 +231,55 @@ pub fn clock_now_ms() -> i64 {
     // SAFETY: `ts` is a valid out-parameter.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
+}
+
+/// Whether `map_huge_1gib_at` can map 1 GiB pages here (`MAP_HUGETLB`; the kernel
+/// may still have none reserved).
+pub const HUGE_1GIB_PAGES: bool = true;
+
+/// Map one 1 GiB huge page read-write at `addr`, preferring NUMA node `node` (-1: no
+/// preference, best effort). False if the kernel has no such page to give.
+///
+/// # Safety
+/// `addr` must be 1 GiB aligned and `addr..addr + 1 GiB` address space the caller
+/// reserved (its contents are replaced).
+pub unsafe fn map_huge_1gib_at(addr: *mut u8, node: i32) -> bool {
+    const GIB: usize = 1 << 30;
+    let flags = libc::MAP_PRIVATE
+        | libc::MAP_ANONYMOUS
+        | libc::MAP_FIXED
+        | libc::MAP_HUGETLB
+        | (30 << libc::MAP_HUGE_SHIFT);
+    // SAFETY: MAP_FIXED over address space the caller reserved (the contract).
+    let p = unsafe {
+        libc::mmap(
+            addr.cast(),
+            GIB,
+            libc::PROT_READ | libc::PROT_WRITE,
+            flags,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        return false;
+    }
+    if node >= 0 {
+        let mask: usize = 1 << node;
+        // SAFETY: mbind (MPOL_PREFERRED) on our own fresh mapping with a one-word mask.
+        unsafe {
+            libc::syscall(
+                libc::SYS_mbind,
+                addr,
+                GIB,
+                1, /* MPOL_PREFERRED */
+                &mask as *const usize,
+                usize::BITS as usize,
+                0,
+            );
+        }
+    }
+    true
 }
 
 /// Number of NUMA nodes visible in sysfs (at least 1).

@@ -338,14 +338,7 @@ pub unsafe fn reset(p: *mut u8, size: usize) -> i32 {
 /// # Safety
 /// The range must be an owned, page-aligned part of one reservation.
 pub unsafe fn protect(p: *mut u8, size: usize, accessible: bool) -> i32 {
-    if injected!(
-        if accessible {
-            Point::Commit
-        } else {
-            Point::Protect
-        },
-        size
-    ) {
+    if injected!(Point::of_protect(accessible), size) {
         return libc::ENOMEM;
     }
     let mut old = 0u32;
@@ -415,6 +408,18 @@ pub fn clock_now_ms() -> i64 {
     // SAFETY: a valid out-parameter.
     unsafe { QueryPerformanceCounter(&mut t) };
     (t as i128 * 1000 / freq as i128) as i64
+}
+
+/// 1 GiB pages need the "lock pages in memory" privilege and a mapping of their own
+/// (not one placed over a reservation), which this build does not attempt.
+pub const HUGE_1GIB_PAGES: bool = false;
+
+/// Never maps anything (see `HUGE_1GIB_PAGES`).
+///
+/// # Safety
+/// None beyond the Linux version's.
+pub unsafe fn map_huge_1gib_at(_addr: *mut u8, _node: i32) -> bool {
+    false
 }
 
 /// Number of NUMA nodes (at least 1).
