@@ -347,29 +347,16 @@ fi
 # the crates vendored beside the library sources). The build of std takes about a
 # minute the first time; it is kept in $target_dir/minject-windows.
 windows_minject() {
-  win_rustc=${MI_WIN_RUSTC:-/usr/bin/rustc}
-  win_cargo=${MI_WIN_CARGO:-/usr/bin/cargo}
-  if [ ! -x "$win_rustc" ] || [ ! -x "$win_cargo" ]; then
-    echo "no $win_rustc or $win_cargo (Debian: rustc-web, cargo-web)"; return 1
-  fi
-  library="$("$win_rustc" --print sysroot)/lib/rustlib/src/rust/library"
-  if [ ! -d "$library/std" ] || [ ! -d "$library/vendor" ]; then
-    echo "no library sources with vendored crates at $library (Debian: rust-web-src)"; return 1
-  fi
-  # A copy of the crate as a workspace of its own: the project's Cargo.lock names
-  # crates that the vendored set of the standard library does not have.
+  # A copy of the crate as a workspace of its own (see bin/cargo-windows-std.sh).
   mkdir -p win-src
   cp -r "$root/minject/Cargo.toml" "$root/minject/src" win-src/
   printf '\n[workspace]\n\n[profile.release]\npanic = "abort"\n' >> win-src/Cargo.toml
-  if ! RUSTC_BOOTSTRAP=1 RUSTC="$win_rustc" CARGO_HOME="$tmp/cargo-home" \
-       "$win_cargo" build --release --offline --quiet \
-       --manifest-path win-src/Cargo.toml \
-       --target x86_64-pc-windows-gnu -Zbuild-std=std,panic_abort \
-       --target-dir "$target_dir/minject-windows" \
-       --config 'source.crates-io.replace-with="vendored"' \
-       --config "source.vendored.directory=\"$library/vendor\"" \
-       --config 'target.x86_64-pc-windows-gnu.linker="x86_64-w64-mingw32-gcc"' \
-       >win-build.log 2>&1; then
+  status=0
+  "$root/bin/cargo-windows-std.sh" win-src/Cargo.toml "$target_dir/minject-windows" \
+    >win-build.log 2>&1 || status=$?
+  if [ "$status" = 3 ]; then
+    cat win-build.log; return 1
+  elif [ "$status" != 0 ]; then
     echo "the build failed: $(tail -n 5 win-build.log)"; return 2
   fi
   cp "$target_dir/minject-windows/x86_64-pc-windows-gnu/release/minject.exe" .

@@ -156,25 +156,19 @@ else
 fi
 # --- the Rust API on Windows ------------------------------------------------------------
 # test/windows/rust: a std program with mimalloc as its global allocator (threads that
-# exit, a heap of its own), built for x86_64-pc-windows-gnu with -Zbuild-std (std this
-# time, offline from the crates vendored beside the library sources) and run under wine.
+# exit, a heap of its own), built for x86_64-pc-windows-gnu by bin/cargo-windows-std.sh
+# and run under wine.
 # It must also run the library constructor (`.CRT$XCU`): MIMALLOC_VERBOSE=1 lists the
 # options, and MIMALLOC_SHOW_STATS=1 prints the statistics at exit.
-win_rustc=/usr/bin/rustc
-win_cargo=/usr/bin/cargo
-[ -x "$win_rustc" ] || win_rustc=$(command -v rustc)
-[ -x "$win_cargo" ] || win_cargo=$(command -v cargo)
-library="$("$win_rustc" --print sysroot)/lib/rustlib/src/rust/library"
-if [ -d "$library/std" ] && [ -d "$library/vendor" ]; then
+status=0
+"$root/bin/cargo-windows-std.sh" "$root/test/windows/rust/Cargo.toml" \
+  "$root/out/test/windows-rust" >"$work/rust-build.log" 2>&1 || status=$?
+if [ "$status" = 3 ]; then
+  echo "==> the Rust API on Windows: skipped ($(cat "$work/rust-build.log"))"
+elif [ "$status" != 0 ]; then
+  cat "$work/rust-build.log"; echo "test-windows: building test/windows/rust failed"; exit 1
+else
   echo "==> the Rust API on Windows (test/windows/rust, -Zbuild-std=std)"
-  RUSTC_BOOTSTRAP=1 RUSTC="$win_rustc" CARGO_HOME="$work/cargo-home" \
-    "$win_cargo" build --release --offline --quiet \
-    --manifest-path "$root/test/windows/rust/Cargo.toml" \
-    --target x86_64-pc-windows-gnu -Zbuild-std=std,panic_abort \
-    --target-dir "$root/out/test/windows-rust" \
-    --config 'source.crates-io.replace-with="vendored"' \
-    --config "source.vendored.directory=\"$library/vendor\"" \
-    --config 'target.x86_64-pc-windows-gnu.linker="x86_64-w64-mingw32-gcc"'
   exe=mimalloc-windows-rust-test.exe
   cp "$root/out/test/windows-rust/x86_64-pc-windows-gnu/release/$exe" "$work/"
   # Wine 8 has no bcryptprimitives.dll, whose ProcessPrng Rust's std calls: a stand-in
@@ -191,7 +185,5 @@ if [ -d "$library/std" ] && [ -d "$library/vendor" ]; then
   out=$(cd "$work" && MIMALLOC_SHOW_STATS=1 "$wine" "$exe" 2>&1) || { echo "$out"; exit 1; }
   echo "$out" | grep -Eq "^ *threads: .* ok *$" \
     || { echo "$out" | tail; echo "test-windows: no statistics at exit with MIMALLOC_SHOW_STATS=1"; exit 1; }
-else
-  echo "==> the Rust API on Windows: skipped (no Rust library sources with vendored crates at $library)"
 fi
 echo "test-windows: all passed"
