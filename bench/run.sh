@@ -29,6 +29,9 @@ usage: bench/run.sh [options]
                      also mi-2.3.2, mi-3.3.2, snmalloc (built from source on first use);
                      "all" names all nine
   --alloc NAME=PATH  add another allocator to compare (may be repeated), e.g. ours-secure=...
+  --env NAME:VAR=VAL run allocator NAME with VAR=VAL in its environment (may be repeated), e.g.
+                     --alloc ours-p0=out/release/libmimalloc.so --env ours-p0:MIMALLOC_PURGE_DELAY=0
+                     compares our library with and without eager purging in one run
   --ref NAME         allocator the ratios are relative to (default: ours; mi-2.1.7 if ours is missing)
   --no-install       do not install (apt-get) or build (C mimalloc, snmalloc) missing comparison allocators
   --build-dir DIR    where programs and results go (default: out/bench, or $BENCH_BUILD_DIR)
@@ -55,6 +58,7 @@ install=1
 builddir="${BENCH_BUILD_DIR:-$root/out/bench}"
 timeout=120
 extra=()
+envs=()
 
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -69,6 +73,7 @@ while [[ $# -gt 0 ]]; do
     --only) only="$2"; shift 2 ;;
     --allocators) alloc_list="$2"; shift 2 ;;
     --alloc) extra+=("$2"); shift 2 ;;
+    --env) envs+=("$2"); shift 2 ;;
     --ref) ref="$2"; shift 2 ;;
     --no-install) install=0; shift ;;
     --build-dir) builddir="$2"; shift 2 ;;
@@ -105,6 +110,13 @@ fi
 # shellcheck source=allocators.sh
 source "$here/allocators.sh"
 setup_allocators
+# --env NAME:VAR=VAL: the environment of each allocator's runs.
+declare -A alloc_env=()
+for e in ${envs[@]+"${envs[@]}"}; do
+  [[ "$e" =~ ^([^:]+):([A-Za-z_][A-Za-z0-9_]*=.*)$ ]] || die "--env wants NAME:VAR=VALUE, not '$e'"
+  [[ " ${names[*]} " == *" ${BASH_REMATCH[1]} "* ]] || die "--env ${BASH_REMATCH[1]}: no such allocator"
+  alloc_env[${BASH_REMATCH[1]}]+="${alloc_env[${BASH_REMATCH[1]}]:+ }${BASH_REMATCH[2]}"
+done
 
 # ------------------------------------------------------------- workloads
 half=$(( threads / 2 )); [[ $half -ge 1 ]] || half=1
@@ -200,7 +212,8 @@ for w in "${workloads[@]}"; do
       log="$builddir/logs/$w.$n.$rep.log"
       res="$builddir/logs/$w.$n.$rep.res"
       rm -f "$res"
-      "$builddir/benchwrap" -p "$l" -o "$res" -T "$timeout" -- "${cmd[@]}" >"$log" 2>&1 || true
+      read -r -a env_of <<<"${alloc_env[$n]-}"
+      env ${env_of[@]+"${env_of[@]}"} "$builddir/benchwrap" -p "$l" -o "$res" -T "$timeout" -- "${cmd[@]}" >"$log" 2>&1 || true
       if [[ -s "$res" ]]; then
         awk -v w="$w" -v n="$n" -v r="$rep" '{
             for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -221,7 +234,7 @@ echo "Allocator benchmarks: $ncpu CPUs${cpu_model:+ ($cpu_model)}, threads=$thre
 echo "load average at start: $load"
 for i in "${!names[@]}"; do
   if [[ -z "${libs[$i]}" ]]; then printf '  %-10s system malloc (glibc %s)\n' "${names[$i]}" "$glibc_ver"
-  else printf '  %-10s %s\n' "${names[$i]}" "${libs[$i]}"; fi
+  else printf '  %-10s %s%s\n' "${names[$i]}" "${libs[$i]}" "${alloc_env[${names[$i]}]:+ with ${alloc_env[${names[$i]}]}}"; fi
 done
 wl=()
 for w in "${workloads[@]}"; do wl+=("$w: $(workload_cmd "$w" | sed "s|$builddir/||; s|$here/||")"); done

@@ -29,7 +29,7 @@ if [ -n "$missing" ]; then
   as_root apt-get install -y $missing
 fi
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]; then
-  echo "install.sh: cargo not found: install a Rust toolchain first (https://rustup.rs)" >&2
+  echo "install.sh: cargo not found: install a Rust toolchain first (rustup, or the distribution's cargo package)" >&2
   exit 1
 fi
 
