@@ -193,6 +193,17 @@ pub mod __internal {
     pub use crate::segment::abandoned_count;
     pub use crate::segment_map::is_marked_abandoned;
     pub use crate::state::ptr_segment;
+
+    /// The delayed-free state of the page that holds `p`, as a number (0: the next
+    /// remote free goes to the owner's delayed list, 1: one is doing so, 2: remote frees
+    /// go to the page's own list, 3: the same, for good).
+    ///
+    /// # Safety
+    /// `p` must point into a live block of ours.
+    pub unsafe fn delayed_free_state(p: *const u8) -> usize {
+        // SAFETY: a live block's segment and page descriptor are valid (caller's contract).
+        unsafe { (*crate::state::page_of(ptr_segment(p), p)).thread_free_flag() as usize }
+    }
 }
 
 #[doc(hidden)]

@@ -219,8 +219,10 @@ fn thread_free_push_and_collect_model<A: Word>() {
 
 /// The delayed-free state machine with a page moving to and from the full queue. The
 /// owner moves its page to the full queue (`to_full`: `UseDelayedFree`, then collects
-/// the page), takes the heap's delayed list and the page's list, moves the page back
-/// (`unfull`: `NoDelayedFree`), and finally deletes the heap (`NeverDelayedFree`, as
+/// the page), takes the heap's delayed list and, if that held a block, frees it as
+/// `free_delayed_block` does (`UseDelayedFree` to wait out a delayed push in progress,
+/// then the page's list, then `NoDelayedFree`: `unfull`, or the state of an owned page
+/// that was not full), and finally deletes the heap (`NeverDelayedFree`, as
 /// `heap_delete`/abandonment do), after which it releases the heap's memory (a write to
 /// the heap's keys). Two threads free one block each meanwhile, the way `free.rs` does:
 /// `tf_push`; if that asked for a delayed free, push on the heap's delayed list (which
@@ -267,10 +269,16 @@ fn delayed_free_with_full_queue_model<A: Word>() {
     // free in progress), then its collection of the page
     page::tf_use_delayed(&*xtf, Delayed::UseDelayedFree, false);
     got.extend(drain(&links, page::tf_take(&*xtf), 0));
-    // the owner's heap collection: the delayed list, then the page again
-    got.extend(drain(&links, crate::heap::delayed_take(&*heap_delayed), 0));
+    // the owner's heap collection: the delayed list; for a block from it,
+    // `free_delayed_block`: wait out a delayed push in progress (`UseDelayedFree`, which
+    // may give up), collect the page, free the block, and so unfull the page
+    // (`NoDelayedFree`, also the state it leaves a page in that was not full)
+    let delayed = drain(&links, crate::heap::delayed_take(&*heap_delayed), 0);
+    if !delayed.is_empty() {
+        page::tf_use_delayed(&*xtf, Delayed::UseDelayedFree, false);
+    }
+    got.extend(delayed);
     got.extend(drain(&links, page::tf_take(&*xtf), 0));
-    // unfull
     assert!(page::tf_use_delayed(&*xtf, Delayed::NoDelayedFree, false));
     // heap deletion: no more delayed frees, and none in progress, from here on
     assert!(page::tf_use_delayed(

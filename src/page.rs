@@ -165,7 +165,9 @@ pub unsafe fn init(heap: *mut Heap, page: *mut Page, block_size: usize) {
     (*page).flags.store(0, Ordering::Relaxed); // (owner only)
     (*page).retire_expire = 0;
     // Relaxed: nobody else can see this page yet.
-    (*page).xthread_free.store(0, Ordering::Relaxed);
+    (*page)
+        .xthread_free
+        .store(owned_state(block_size) as usize, Ordering::Relaxed);
     (*page).next = ptr::null_mut();
     (*page).prev = ptr::null_mut();
     extend_free(heap, page);
@@ -301,11 +303,27 @@ unsafe fn extend_free_secure(
 // `xthread_free` holds the head of a LIFO of blocks freed by other threads, with the
 // page's delayed-free state in its two low bits. Remote freers push with a CAS; the
 // owner takes the whole list with a CAS that keeps the state. While the state is
-// `UseDelayedFree` (the page is in the full queue), one remote freer instead moves it
-// to `DelayedFreeing`, pushes its block on the owning heap's delayed list, and moves it
-// to `NoDelayedFree`; the owner never changes the state, or lets the heap go, while it
-// is `DelayedFreeing`. These functions are the whole protocol on the word (generic, so
+// `UseDelayedFree` (the page is in the full queue, or holds a large or huge block: see
+// `owned_state`), one remote freer instead moves it to `DelayedFreeing`, pushes its
+// block on the owning heap's delayed list, and moves it to `NoDelayedFree`; the owner
+// never changes the state, or lets the heap go, while it is `DelayedFreeing`. These functions are the whole protocol on the word (generic, so
 // the loom models in `crate::models` check this very code).
+
+/// The delayed-free state of a page its owner has just taken (fresh or reclaimed) and
+/// that is not in the full queue. Small and medium pages: `NoDelayedFree`, so remote
+/// frees go straight to the page's list; the owner sees them when it looks for free
+/// blocks in the page's queue, and `to_full` asks for a notification once the page is
+/// full, when nobody looks at it any more. Large and huge pages (one block each):
+/// `UseDelayedFree`, so the owner hears at once of the remote free that empties the page
+/// and gives its memory back, instead of waiting until it next allocates that size.
+#[inline]
+pub fn owned_state(block_size: usize) -> Delayed {
+    if block_size <= MEDIUM_OBJ_SIZE_MAX {
+        Delayed::NoDelayedFree
+    } else {
+        Delayed::UseDelayedFree
+    }
+}
 
 /// A remote free's push of `block` (whose link word `set_next` writes) on a page's
 /// thread-free word. Returns true if, instead, the page asked for a delayed free: the

@@ -16,8 +16,8 @@ use crate::page_queue;
 use crate::prim;
 use crate::segment_map;
 use crate::state::{
-    page_of, page_segment, ptr_segment, slice_at, slice_index, Delayed, Heap, Page, Segment,
-    SegmentKind, SpanQueue, Tld,
+    page_of, page_segment, ptr_segment, slice_at, slice_index, Heap, Page, Segment, SegmentKind,
+    SpanQueue, Tld,
 };
 use crate::stats::STATS_MAIN;
 use crate::sync::{thread_id, Ordering};
@@ -1007,7 +1007,7 @@ unsafe fn reclaim(
             (*seg).abandoned -= 1;
             (*tld).stats.pages_abandoned.decrease(1);
             page::set_heap(page, heap);
-            page::use_delayed_free(page, Delayed::UseDelayedFree, true);
+            page::use_delayed_free(page, page::owned_state((*page).block_size), true);
             page::free_collect(page, false);
             if (*page).all_free() {
                 (*page).next = empty;

@@ -28,8 +28,8 @@ pub struct Block {
 #[repr(usize)]
 #[allow(clippy::enum_variant_names)] // the names of C's `mi_delayed_t` (MI_DELAYED_FREEING, ...)
 pub enum Delayed {
-    /// The next remote free goes to the owning heap's delayed list (so a full page is
-    /// noticed by its owner).
+    /// The next remote free goes to the owning heap's delayed list (so that the owner
+    /// notices a full page, or a large page its block was freed from).
     UseDelayedFree = 0,
     /// A remote free is pushing onto the heap's delayed list right now.
     DelayedFreeing = 1,

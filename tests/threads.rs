@@ -529,3 +529,119 @@ fn child_reclaim_prefers_right_page() {
     }
     assert_eq!(abandoned(), 0);
 }
+
+// `mimalloc::__internal::delayed_free_state` values
+const USE_DELAYED_FREE: usize = 0;
+const NO_DELAYED_FREE: usize = 2;
+
+fn delayed_state(p: *mut c_void) -> usize {
+    unsafe { mimalloc::__internal::delayed_free_state(p as *const u8) }
+}
+
+fn free_elsewhere(blocks: Vec<usize>) {
+    std::thread::spawn(move || {
+        for p in blocks {
+            unsafe { mi_free(p as *mut c_void) };
+        }
+    })
+    .join()
+    .unwrap();
+}
+
+/// A small page asks for delayed frees (through the owner's heap) only while it is in
+/// the full queue: remote frees into a page the owner still allocates from go straight
+/// to the page's list, where the owner collects them when it needs blocks. (2.1.7 sends
+/// every other remote free through the heap's delayed list.)
+#[test]
+fn remote_frees_use_the_heap_list_only_for_full_pages() {
+    // (each test runs on a thread of its own, with a heap of its own)
+    const SIZE: usize = 48;
+    let mut blocks: Vec<*mut c_void> = (0..64).map(|_| unsafe { mi_malloc(SIZE) }).collect();
+    let first = blocks[0];
+    let same_page =
+        |p: *mut c_void| (p as usize) & !(64 * KIB - 1) == (first as usize) & !(64 * KIB - 1);
+    assert!(blocks.iter().all(|&p| same_page(p)));
+    assert_eq!(delayed_state(first), NO_DELAYED_FREE, "a page in use");
+    free_elsewhere(blocks.drain(32..).map(|p| p as usize).collect());
+    assert_eq!(
+        delayed_state(first),
+        NO_DELAYED_FREE,
+        "after remote frees into a page in use"
+    );
+    // The owner gets the remotely freed blocks back before it takes a new page.
+    loop {
+        let p = unsafe { mi_malloc(SIZE) };
+        if !same_page(p) {
+            blocks.push(p);
+            break;
+        }
+        blocks.push(p);
+    }
+    // The page is full now (the owner moved on): the next remote free notifies the owner.
+    assert_eq!(delayed_state(first), USE_DELAYED_FREE, "a full page");
+    let freed = blocks.remove(0) as usize;
+    free_elsewhere(vec![freed]);
+    assert_eq!(
+        delayed_state(blocks[0]),
+        NO_DELAYED_FREE,
+        "after the remote free that notified the owner"
+    );
+    // The owner takes the block from its delayed list at its next slow path; the page
+    // leaves the full queue (so its block is handed out again before long) and stays
+    // without notifications.
+    let other = unsafe { mi_malloc(3000) };
+    assert_eq!(delayed_state(blocks[0]), NO_DELAYED_FREE);
+    let limit = 2 * 64 * KIB / SIZE;
+    let mut reused = false;
+    for _ in 0..limit {
+        let p = unsafe { mi_malloc(SIZE) };
+        blocks.push(p);
+        if p as usize == freed {
+            reused = true;
+            break;
+        }
+    }
+    assert!(
+        reused,
+        "the block freed into the full page was not handed out again"
+    );
+    assert_eq!(delayed_state(blocks[0]), NO_DELAYED_FREE);
+    unsafe { mi_free(other) };
+    for p in blocks {
+        unsafe { mi_free(p) };
+    }
+}
+
+#[test]
+fn a_remote_free_of_a_large_block_reaches_its_owner() {
+    run_child_ok("child_remote_large_free", &[]);
+}
+
+/// A page of one large block keeps asking for a delayed free, so the owner hears of the
+/// remote free that empties it at its next slow path and gives the memory back, without
+/// waiting until it allocates that size again.
+#[test]
+fn child_remote_large_free() {
+    if !in_child("child_remote_large_free") {
+        return;
+    }
+    unsafe { mi_option_set(PURGE_DELAY, 0) };
+    let big = unsafe { make_block(4 * MIB) } as *mut c_void;
+    assert_eq!(
+        delayed_state(big),
+        USE_DELAYED_FREE,
+        "a page of a large block"
+    );
+    let (before, _) = commit();
+    free_elsewhere(vec![big as usize]);
+    // Any allocation through the slow path (a size class this thread has not used).
+    let small = unsafe { mi_malloc(5000) };
+    let (after, _) = commit();
+    assert!(
+        before >= 4 * MIB && after <= before - 3 * MIB,
+        "{} KiB committed after the owner's next slow path, {} KiB before the remote free",
+        after / KIB,
+        before / KIB
+    );
+    unsafe { mi_free(small) };
+}
