@@ -297,20 +297,18 @@ pub unsafe fn free_delayed_block(block: *mut Block) -> bool {
         return false;
     }
     page::free_collect(page, false);
-    let was_full = (*page).is_in_full();
-    let empties = (*page).used == 1;
-    // The remote freer already checked the block and told the tracker; its link word now
-    // holds our delayed-list link, which the checks would misread.
-    free_block_local_unchecked(page, block, true, false);
-    // A full page left the full queue above (`unfull` ends the notifications); an emptied
-    // one may be gone. One that was not full goes back to the state of an owned page: a
-    // small or medium page needs no notification of remote frees, since its owner
+    // A full page leaves the full queue when the block is freed below (`unfull` ends the
+    // notifications). One that is not full goes back to the state of an owned page now:
+    // a small or medium page needs no notification of remote frees, since its owner
     // collects them when it looks for free blocks in the page's queue. (2.1.7 leaves it
     // at `UseDelayedFree`, so that every other remote free into the page goes through the
     // heap's delayed list: half of them in `prodcons`, a quarter in `pool`.)
-    if !was_full && !empties {
+    if !(*page).is_in_full() {
         page::use_delayed_free(page, page::owned_state((*page).block_size), false);
     }
+    // The remote freer already checked the block and told the tracker; its link word now
+    // holds our delayed-list link, which the checks would misread.
+    free_block_local_unchecked(page, block, true, false);
     true
 }
 
