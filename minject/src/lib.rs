@@ -55,8 +55,6 @@ const DIR_BOUND_IMPORT: usize = 11;
 const FORCE_INTEGRITY: u16 = 0x0080;
 /// How many import descriptors we read at most (a sanity bound for corrupt files).
 const MAX_DESCRIPTORS: usize = 65_536;
-/// How many thunks of one module we read at most.
-const MAX_THUNKS: usize = 1 << 20;
 /// The longest DLL or symbol name we read.
 const MAX_NAME: usize = 4096;
 
@@ -140,10 +138,6 @@ fn wr16(data: &mut [u8], off: usize, v: u16) {
 
 fn wr32(data: &mut [u8], off: usize, v: u32) {
     data[off..off + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-fn align_up(v: u64, align: u64) -> u64 {
-    v.div_ceil(align) * align
 }
 
 /// One entry of the section table.
@@ -444,7 +438,10 @@ impl Image {
         let mut import_dir_offset = 0;
         if rva != 0 {
             import_dir_offset = headers.rva_to_offset(rva, DESCRIPTOR_SIZE, data)?;
-            for i in 0..MAX_DESCRIPTORS {
+            for i in 0.. {
+                if i == MAX_DESCRIPTORS {
+                    return malformed("the import directory does not end");
+                }
                 let d_rva = rva as u64 + (i * DESCRIPTOR_SIZE) as u64;
                 let d_rva = u32::try_from(d_rva)
                     .or_else(|_| malformed("the import directory runs past 4 GiB"))?;
@@ -472,7 +469,7 @@ impl Image {
     /// table when it has none).
     pub fn symbols(&self, data: &[u8], import: &Import) -> Result<Vec<Symbol>> {
         Ok(self
-            .thunks(data, import)?
+            .thunks(data, import, &mut thunk_budget(data))?
             .into_iter()
             .map(|t| match t {
                 Thunk::Ordinal(raw) => Symbol::Ordinal(raw as u16),
@@ -484,17 +481,27 @@ impl Image {
             .collect())
     }
 
-    fn thunks(&self, data: &[u8], import: &Import) -> Result<Vec<Thunk>> {
+    /// The thunks of `import`, counted against `budget` (see `thunk_budget`).
+    fn thunks(&self, data: &[u8], import: &Import, budget: &mut usize) -> Result<Vec<Thunk>> {
         let table = if import.original_first_thunk != 0 {
             import.original_first_thunk
         } else {
             import.first_thunk
         };
         let mut out = Vec::new();
-        for i in 0..MAX_THUNKS {
-            let rva = table as u64 + 8 * i as u64;
-            let rva = u32::try_from(rva).or_else(|_| malformed("a thunk table runs past 4 GiB"))?;
-            let off = self.headers.rva_to_offset(rva, 8, data)?;
+        let mut rva = table as u64;
+        loop {
+            if *budget == 0 {
+                return malformed(format!(
+                    "the thunk tables hold more entries than the file has room for (at {})",
+                    import.name
+                ));
+            }
+            *budget -= 1;
+            let thunk_rva =
+                u32::try_from(rva).or_else(|_| malformed("a thunk table runs past 4 GiB"))?;
+            rva += 8;
+            let off = self.headers.rva_to_offset(thunk_rva, 8, data)?;
             let thunk = rd64(data, off, "thunk")?;
             if thunk == 0 {
                 return Ok(out);
@@ -512,7 +519,6 @@ impl Image {
                 out.push(Thunk::Name { hint, name });
             }
         }
-        malformed(format!("the thunk table of {} does not end", import.name))
     }
 
     /// Position of `dll` among the imports (compared without regard to case, as
@@ -558,12 +564,9 @@ pub fn inject(input: &[u8], dll: &str) -> Result<Injected> {
         }),
         Some(from) => {
             let mut data = input.to_vec();
-            let mut order = vec![from];
-            order.extend((0..image.imports.len()).filter(|&i| i != from));
-            for (slot, &i) in order.iter().enumerate() {
-                let off = image.import_dir_offset + slot * DESCRIPTOR_SIZE;
-                data[off..off + DESCRIPTOR_SIZE].copy_from_slice(&image.imports[i].to_bytes());
-            }
+            // (`parse` checked that the descriptors lie one after the other)
+            let dir = image.import_dir_offset;
+            data[dir..dir + (from + 1) * DESCRIPTOR_SIZE].rotate_right(DESCRIPTOR_SIZE);
             let mut warnings = Vec::new();
             strip_signature(&image.headers, &mut data, &mut warnings)?;
             update_checksum(&image.headers, &mut data);
@@ -613,6 +616,13 @@ fn strip_signature(
     Ok(())
 }
 
+/// How many thunks the imports of `data` may have in all: no more than the file has room
+/// for, which bounds the work (and the output) for a corrupt file whose descriptors all
+/// point at one huge table.
+fn thunk_budget(data: &[u8]) -> usize {
+    data.len() / 8
+}
+
 /// Builds a new import directory with `dll` first in a new section appended to the file.
 fn add_import(image: &Image, input: &[u8], dll: &str) -> Result<Injected> {
     let h = &image.headers;
@@ -635,13 +645,20 @@ fn add_import(image: &Image, input: &[u8], dll: &str) -> Result<Injected> {
     let mut data = input.to_vec();
     let mut warnings = Vec::new();
 
-    // Clear the bound import directory (its bytes too, when they are in the headers).
+    let n = h.sections.len();
+    let new_header = h.section_table_offset + n * SECTION_HEADER_SIZE;
+
+    // Clear the bound import directory (its bytes too, when they are in the headers after
+    // the section table).
     let (bound_rva, bound_size) = h.dir(&data, DIR_BOUND_IMPORT)?;
     if bound_rva != 0 || bound_size != 0 {
         let (start, end) = (bound_rva as usize, bound_rva as usize + bound_size as usize);
-        if end <= h.size_of_headers as usize && end <= data.len() && start >= h.section_table_offset
-        {
-            data[start..end].fill(0);
+        if end <= h.size_of_headers as usize && end <= data.len() {
+            if start >= new_header {
+                data[start..end].fill(0);
+            } else if end > h.section_table_offset {
+                return malformed("the bound import table overlaps the section table");
+            }
         }
         let dir = h.dir_offset(DIR_BOUND_IMPORT);
         wr32(&mut data, dir, 0);
@@ -650,8 +667,6 @@ fn add_import(image: &Image, input: &[u8], dll: &str) -> Result<Injected> {
 
     // Room for one more section header: inside SizeOfHeaders, before the first
     // section's raw data, and over bytes that hold nothing.
-    let n = h.sections.len();
-    let new_header = h.section_table_offset + n * SECTION_HEADER_SIZE;
     let new_header_end = new_header + SECTION_HEADER_SIZE;
     let first_raw = h
         .sections
@@ -690,8 +705,8 @@ fn add_import(image: &Image, input: &[u8], dll: &str) -> Result<Injected> {
         .map(|s| s.virtual_address as u64 + s.mapped_size() as u64)
         .max()
         .unwrap_or(h.size_of_headers as u64);
-    let va = align_up(va_end, h.section_alignment as u64);
-    let raw_ptr = align_up(data.len() as u64, h.file_alignment as u64);
+    let va = va_end.next_multiple_of(h.section_alignment as u64);
+    let raw_ptr = (data.len() as u64).next_multiple_of(h.file_alignment as u64);
 
     // The section's contents: the descriptors (ours, copies of the existing ones, a
     // zero terminator), then the hint/name entries and module names, then the lookup
@@ -724,10 +739,11 @@ fn add_import(image: &Image, input: &[u8], dll: &str) -> Result<Injected> {
     let our_hint_name = push_hint_name(&mut sec, 0, IMPORT_SYMBOL.as_bytes());
     let our_name = push_name(&mut sec, dll.as_bytes());
     let mut copies = Vec::with_capacity(image.imports.len());
+    let mut budget = thunk_budget(input);
     for imp in &image.imports {
         let name = push_name(&mut sec, h.cstr_at(input, imp.name_rva, "a module name")?);
         let mut thunks = Vec::new();
-        for t in image.thunks(input, imp)? {
+        for t in image.thunks(input, imp, &mut budget)? {
             thunks.push(match t {
                 Thunk::Ordinal(raw) => Err(raw),
                 Thunk::Name { hint, name } => Ok(push_hint_name(&mut sec, hint, &name)),
@@ -735,12 +751,12 @@ fn add_import(image: &Image, input: &[u8], dll: &str) -> Result<Injected> {
         }
         copies.push((name, thunks));
     }
-    sec.resize(align_up(sec.len() as u64, 8) as usize, 0);
+    sec.resize(sec.len().next_multiple_of(8), 0);
     let size_before_tables = sec.len();
     let tables = 16 + 16 + copies.iter().map(|(_, t)| 8 * (t.len() + 1)).sum::<usize>();
     let size = size_before_tables + tables;
-    let raw_size = align_up(size as u64, h.file_alignment as u64);
-    let image_end = va + align_up(size as u64, h.section_alignment as u64);
+    let raw_size = (size as u64).next_multiple_of(h.file_alignment as u64);
+    let image_end = va + (size as u64).next_multiple_of(h.section_alignment as u64);
     if image_end > u32::MAX as u64 || raw_ptr + raw_size > u32::MAX as u64 {
         return Err(Error::Unsupported("the image would grow past 4 GiB".into()));
     }

@@ -459,3 +459,52 @@ fn the_checksum_is_the_reference_checksum() {
     let ones = vec![0xffu8; 4096];
     assert_eq!(pe_checksum(&ones, 64), reference_checksum(&ones, 64));
 }
+
+#[test]
+fn a_bound_import_table_over_the_section_table_is_refused() {
+    let b = Builder {
+        bound: true,
+        ..Builder::default()
+    };
+    let mut input = b.build();
+    // Point the bound import directory at the section headers: clearing it would
+    // erase them.
+    put32(&mut input, OPT_OFFSET + 112 + 8 * 11, SECTION_TABLE as u32);
+    put32(&mut input, OPT_OFFSET + 112 + 8 * 11 + 4, 16);
+    let err = inject(&input, DLL).unwrap_err();
+    assert!(matches!(err, Error::Malformed(_)), "{err}");
+    assert!(
+        err.to_string().contains("overlaps the section table"),
+        "{err}"
+    );
+}
+
+#[test]
+fn descriptors_sharing_a_huge_thunk_table_are_refused() {
+    // Five modules whose lookup tables all are the first one's 3000 entries: more thunks
+    // in all than the file has room for, the shape of a file made to make the tool read
+    // (and copy) one table over and over.
+    let mut b = Builder {
+        imports: vec![("A.dll", (1..=3000).map(Sym::Ordinal).collect())],
+        ..Builder::default()
+    };
+    for name in ["B.dll", "C.dll", "D.dll", "E.dll"] {
+        b.imports.push((name, vec![Sym::Ordinal(1)]));
+    }
+    let mut input = b.build();
+    let imports = raw_imports(&input);
+    let desc = rva_to_off(&input, dir(&input, 1).0);
+    for i in 1..imports.len() {
+        put32(&mut input, desc + 20 * i, imports[0].oft);
+    }
+    assert!(
+        5 * 3000 > input.len() / 8,
+        "the test image is too large to show the limit"
+    );
+    let err = inject(&input, DLL).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("more entries than the file has room for"),
+        "{err}"
+    );
+}
