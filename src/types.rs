@@ -177,15 +177,6 @@ pub fn get_errno() -> i32 {
     }
 }
 
-/// The calling thread's errno slot of the C runtime this library uses (msvcrt's), for
-/// the CRT redirect (which otherwise sets the errno of the runtime that was called).
-#[cfg(windows)]
-#[inline]
-pub fn errno_location() -> *mut i32 {
-    // SAFETY: `_errno` has no preconditions; it returns this thread's slot.
-    unsafe { _errno() }
-}
-
 #[cfg(windows)]
 extern "C" {
     /// The C runtime's per-thread errno (msvcrt/ucrt).

@@ -131,9 +131,10 @@ unsafe fn crt_size<const M: usize>(p: *const c_void) -> usize {
 }
 
 /// Move a foreign block `p` into `n`, a new block of ours of `size` bytes (null if
-/// that allocation failed): copy what fits, zero the part past the old contents when
-/// `zero`, and free the runtime's block `base` (`p` itself, or the block below an
-/// aligned `p`). Returns `n`.
+/// that allocation failed: then the runtime's errno is `ENOMEM`, see `reported`): copy
+/// what fits, zero the part past the old contents when `zero`, and free the runtime's
+/// block `base` (`p` itself, or the block below an aligned `p`). Returns `n`, or null
+/// (with `p` left alone) if it failed.
 ///
 /// # Safety
 /// `base` is a live block of runtime `M`'s heap and `p` points into it.
@@ -145,11 +146,13 @@ unsafe fn crt_move_into<const M: usize>(
     zero: bool,
 ) -> *mut c_void {
     if n.is_null() {
-        return n;
+        return reported::<M>(n);
     }
     // SAFETY: per the contract.
     let old = unsafe { crt_size::<M>(base) };
     if old == usize::MAX {
+        // SAFETY: the block we just allocated.
+        unsafe { c::mi_free(n) };
         return ptr::null_mut();
     }
     let old = old.saturating_sub(p as usize - base as usize);
@@ -209,15 +212,16 @@ fn reported<const M: usize>(p: *mut c_void) -> *mut c_void {
 fn set_runtime_errno<const M: usize>(e: i32) {
     // Relaxed: set once under the loader lock, before any call can reach us.
     let f = ERRNO_FN[M].load(Ordering::Relaxed);
-    let slot = if f == 0 {
-        crate::types::errno_location()
-    } else {
-        // SAFETY: `f` is the runtime's exported `int* _errno(void)`.
-        let errno_of_runtime: extern "C" fn() -> *mut i32 = unsafe { core::mem::transmute(f) };
-        errno_of_runtime()
-    };
+    if f == 0 {
+        // (a runtime without `_errno`: ours is the best we have)
+        crate::types::set_errno(e);
+        return;
+    }
+    // SAFETY: `f` is the runtime's exported `int* _errno(void)`.
+    let errno_of_runtime: extern "C" fn() -> *mut i32 = unsafe { core::mem::transmute(f) };
+    let slot = errno_of_runtime();
     if !slot.is_null() {
-        // SAFETY: the calling thread's errno slot of runtime `M` (or of ours).
+        // SAFETY: the calling thread's errno slot of runtime `M`.
         unsafe { *slot = e };
     }
 }
@@ -247,12 +251,8 @@ unsafe extern "C" fn r_realloc<const M: usize>(p: *mut c_void, size: usize) -> *
         // SAFETY: null or our block.
         return reported::<M>(unsafe { c::mi_realloc(p, size) });
     }
-    if size == 0 {
-        // SAFETY: not ours: the runtime's (the caller's contract with `realloc`).
-        return unsafe { crt_move::<M>(p, size, false) };
-    }
-    // SAFETY: as above.
-    reported::<M>(unsafe { crt_move::<M>(p, size, false) })
+    // SAFETY: not ours: the runtime's (the caller's contract with `realloc`).
+    unsafe { crt_move::<M>(p, size, false) }
 }
 
 /// The runtime's `free` (and its `operator delete`s).
@@ -280,7 +280,7 @@ unsafe extern "C" fn r_free<const M: usize>(p: *mut c_void) {
 /// (of the matching family: `_aligned_*` blocks for the `_aligned_*` functions).
 unsafe extern "C" fn r_msize<const M: usize>(p: *mut c_void) -> usize {
     if p.is_null() {
-        crate::types::set_errno(libc::EINVAL);
+        set_runtime_errno::<M>(libc::EINVAL);
         return usize::MAX;
     }
     if is_ours(p) {
@@ -331,12 +331,8 @@ unsafe extern "C" fn r_recalloc<const M: usize>(
     let Some(total) = count.checked_mul(size) else {
         return reported::<M>(ptr::null_mut());
     };
-    if total == 0 {
-        // SAFETY: the runtime's block.
-        return unsafe { crt_move::<M>(p, total, true) };
-    }
     // SAFETY: the runtime's block.
-    reported::<M>(unsafe { crt_move::<M>(p, total, true) })
+    unsafe { crt_move::<M>(p, total, true) }
 }
 
 extern "C" fn r_aligned_malloc<const M: usize>(size: usize, alignment: usize) -> *mut c_void {
@@ -362,7 +358,7 @@ unsafe extern "C" fn r_aligned_free<const M: usize>(p: *mut c_void) {
         unsafe { crt_free::<M>(crt_aligned_base(p)) }
     } else {
         // SAFETY: null or our block (mi_free accepts aligned pointers into a block).
-        unsafe { r_free::<M>(p) }
+        unsafe { c::mi_free(p) }
     }
 }
 
@@ -427,12 +423,7 @@ unsafe extern "C" fn r_aligned_offset_realloc<const M: usize>(
         return reported::<M>(unsafe { c::mi_realloc_aligned_at(p, size, alignment, offset) });
     }
     // SAFETY: the runtime's aligned block.
-    let q = unsafe { crt_aligned_move::<M>(p, size, alignment, offset, false) };
-    if size == 0 {
-        q
-    } else {
-        reported::<M>(q)
-    }
+    unsafe { crt_aligned_move::<M>(p, size, alignment, offset, false) }
 }
 
 /// The runtime's `_aligned_recalloc`.
@@ -472,12 +463,7 @@ unsafe extern "C" fn r_aligned_offset_recalloc<const M: usize>(
         return reported::<M>(ptr::null_mut());
     };
     // SAFETY: the runtime's aligned block.
-    let q = unsafe { crt_aligned_move::<M>(p, total, alignment, offset, true) };
-    if total == 0 {
-        q
-    } else {
-        reported::<M>(q)
-    }
+    unsafe { crt_aligned_move::<M>(p, total, alignment, offset, true) }
 }
 
 /// The runtime's `_aligned_msize`.
@@ -633,6 +619,41 @@ unsafe fn export_within_patch(base: *const u8, a: usize) -> bool {
     }
 }
 
+/// Drop the patch entries that lie in `range`, restoring the bytes they saved first when
+/// `restore` (our own unload, or undoing a runtime we could not patch whole; not when the
+/// runtime itself is being unloaded and its code goes away). The table stays dense, so
+/// a runtime loaded and unloaded again and again never fills it.
+///
+/// # Safety
+/// Under the loader lock; with `restore`, the patched code must still be mapped.
+unsafe fn drop_patches(range: core::ops::Range<usize>, restore: bool) {
+    let n = PATCH_COUNT.load(Ordering::Relaxed);
+    let mut kept = 0;
+    for i in 0..n {
+        // SAFETY: the patch table is only touched under the loader lock.
+        let entry = unsafe { (*PATCHES.get())[i] };
+        if !range.contains(&entry.addr) {
+            // SAFETY: as above.
+            unsafe { (*PATCHES.get())[kept] = entry };
+            kept += 1;
+            continue;
+        }
+        let addr = entry.addr as *mut u8;
+        if restore {
+            // SAFETY: code we patched, still mapped (the caller's contract).
+            unsafe {
+                if let Some(old) = prim::protect_code(addr, PATCH_LEN, prim::PAGE_EXECUTE_READWRITE)
+                {
+                    ptr::copy_nonoverlapping(entry.saved.as_ptr(), addr, PATCH_LEN);
+                    prim::protect_code(addr, PATCH_LEN, old);
+                    prim::flush_icache(addr, PATCH_LEN);
+                }
+            }
+        }
+    }
+    PATCH_COUNT.store(kept, Ordering::Relaxed);
+}
+
 /// Overwrite the entry point at `addr` with a jump to `to`, saving what was there.
 ///
 /// # Safety
@@ -673,11 +694,12 @@ unsafe fn patch(addr: *mut u8, to: usize) -> bool {
 /// # Safety
 /// `module` is the loaded runtime `MODULES[M]`; called under the loader lock.
 unsafe fn redirect_module<const M: usize>(module: *mut c_void) -> usize {
-    if PATCHED_MODULE[M].load(Ordering::Relaxed) == module {
+    // (a second copy of the same runtime, loaded from elsewhere, keeps its own code:
+    // the state per runtime below is the first copy's until it is unloaded)
+    if !PATCHED_MODULE[M].load(Ordering::Relaxed).is_null() {
         return 0;
     }
     PATCHED_MODULE[M].store(module, Ordering::Relaxed);
-    HEAP[M].store(ptr::null_mut(), Ordering::Relaxed);
     let name = MODULES[M];
     let name = core::str::from_utf8(&name[..name.len() - 1]).unwrap_or("?");
     // SAFETY: a loaded module.
@@ -708,15 +730,14 @@ unsafe fn redirect_module<const M: usize>(module: *mut c_void) -> usize {
         // SAFETY: a loaded module and a NUL-terminated name.
         addrs[i] = unsafe { prim::proc_address(module, sym) } as usize;
     }
-    let mut count = 0;
-    for (i, (sym, to)) in table.iter().enumerate() {
+    // Which entries to patch. A runtime is redirected whole or not at all: with only
+    // some of its functions ours, a block of one allocator would reach the other's free.
+    let mut todo = [false; TARGETS];
+    for (i, (sym, _)) in table.iter().enumerate() {
         let a = addrs[i];
         let sym = core::str::from_utf8(&sym[..sym.len() - 1]).unwrap_or("?");
-        if a == 0 {
-            continue;
-        }
-        // The same code under two names (aliases) is patched once.
-        if addrs[..i].contains(&a) {
+        // (not exported, or the same code under two names: patched once)
+        if a == 0 || addrs[..i].contains(&a) {
             continue;
         }
         if a < base || a + PATCH_LEN > end {
@@ -727,21 +748,36 @@ unsafe fn redirect_module<const M: usize>(module: *mut c_void) -> usize {
             );
             continue;
         }
+        // (every address in `addrs` is an export too)
         // SAFETY: a loaded module.
-        if addrs.iter().any(|&b| b > a && b < a + PATCH_LEN)
-            || unsafe { export_within_patch(module as *const u8, a) }
-        {
-            crate::mi_warning!("{}!{} is too short to patch: not redirected", name, sym);
+        if unsafe { export_within_patch(module as *const u8, a) } {
+            crate::mi_warning!(
+                "{}!{} is too short to patch: {} is not redirected",
+                name,
+                sym,
+                name
+            );
+            return 0;
+        }
+        todo[i] = true;
+    }
+    let mut count = 0;
+    for (i, (sym, to)) in table.iter().enumerate() {
+        if !todo[i] {
             continue;
         }
+        let a = addrs[i];
+        let sym = core::str::from_utf8(&sym[..sym.len() - 1]).unwrap_or("?");
         // SAFETY: an entry point inside the loaded runtime, at least PATCH_LEN bytes
-        // before the next entry point we know; under the loader lock.
-        if unsafe { patch(a as *mut u8, *to) } {
-            crate::mi_verbose!("redirected {}!{} at {:#x}", name, sym, a);
-            count += 1;
-        } else {
-            crate::mi_warning!("cannot patch {}!{}", name, sym);
+        // before the next export; under the loader lock.
+        if !unsafe { patch(a as *mut u8, *to) } {
+            crate::mi_warning!("cannot patch {}!{}: {} is not redirected", name, sym, name);
+            // SAFETY: the patches just made, in the loaded runtime; under the loader lock.
+            unsafe { drop_patches(base..end, true) };
+            return 0;
         }
+        crate::mi_verbose!("redirected {}!{} at {:#x}", name, sym, a);
+        count += 1;
     }
     count
 }
@@ -860,14 +896,8 @@ unsafe fn forget_module(base: *mut c_void, size: usize) {
             HEAP_FN[m].store(0, Ordering::Relaxed);
         }
     }
-    let range = base as usize..base as usize + size;
-    for i in 0..PATCH_COUNT.load(Ordering::Relaxed) {
-        // SAFETY: the patch table is only touched under the loader lock.
-        let entry = unsafe { &mut (*PATCHES.get())[i] };
-        if range.contains(&entry.addr) {
-            entry.addr = 0;
-        }
-    }
+    // SAFETY: under the loader lock; the runtime's code goes away, nothing to restore.
+    unsafe { drop_patches(base as usize..base as usize + size, false) };
 }
 
 // --- install / uninstall ---------------------------------------------------------------------
@@ -939,21 +969,8 @@ pub fn uninstall() {
             unsafe { unregister(cookie) };
         }
     }
-    let n = PATCH_COUNT.swap(0, Ordering::Relaxed);
-    for i in 0..n {
-        // SAFETY: the loader lock is held (DllMain); each entry is a patch we made.
-        unsafe {
-            let entry = (*PATCHES.get())[i];
-            let addr = entry.addr as *mut u8;
-            if addr.is_null() {
-                continue; // its runtime was unloaded
-            }
-            if let Some(old) = prim::protect_code(addr, PATCH_LEN, prim::PAGE_EXECUTE_READWRITE) {
-                ptr::copy_nonoverlapping(entry.saved.as_ptr(), addr, PATCH_LEN);
-                prim::protect_code(addr, PATCH_LEN, old);
-                prim::flush_icache(addr, PATCH_LEN);
-            }
-        }
-    }
+    // SAFETY: the loader lock is held (DllMain); the table holds the patches of runtimes
+    // still loaded.
+    unsafe { drop_patches(0..usize::MAX, true) };
     REDIRECTED.store(false, Ordering::Relaxed);
 }

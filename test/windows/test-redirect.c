@@ -174,17 +174,28 @@ static void late_crt_checks(void) {
   char* s = crt_strdup("late");
   CHECK(s != NULL && is_ours(s) && strcmp(s, "late") == 0, "msvcr120.dll's _strdup is mimalloc's");
   crt_free(s);
-  /* unloaded and loaded again (fresh code, maybe at the same address): patched again */
-  CHECK(FreeLibrary(crt), "FreeLibrary(msvcr120.dll)");
-  CHECK(GetModuleHandleA("msvcr120.dll") == NULL, "msvcr120.dll is unloaded");
-  crt = LoadLibraryA("msvcr120.dll");
-  CHECK(crt != NULL, "LoadLibrary(msvcr120.dll) again");
-  if (crt == NULL) return;
-  crt_malloc = (void* (*)(size_t))GetProcAddress(crt, "malloc");
-  crt_free = (void (*)(void*))GetProcAddress(crt, "free");
-  p = crt_malloc(100);
-  CHECK(p != NULL && is_ours(p), "msvcr120.dll's malloc, loaded a second time, is mimalloc's");
-  crt_free(p);
+  /* unloaded and loaded again (fresh code, maybe at the same address): patched again,
+     every time (more cycles than the patch table could hold if unloads left entries) */
+  for (int cycle = 1; cycle <= 12; cycle++) {
+    CHECK(FreeLibrary(crt), "FreeLibrary(msvcr120.dll), cycle %d", cycle);
+    CHECK(GetModuleHandleA("msvcr120.dll") == NULL, "msvcr120.dll is unloaded, cycle %d", cycle);
+    crt = LoadLibraryA("msvcr120.dll");
+    CHECK(crt != NULL, "LoadLibrary(msvcr120.dll) again, cycle %d", cycle);
+    if (crt == NULL) return;
+    crt_malloc = (void* (*)(size_t))GetProcAddress(crt, "malloc");
+    crt_free = (void (*)(void*))GetProcAddress(crt, "free");
+    void* (*crt_aligned_malloc)(size_t, size_t) = (void* (*)(size_t, size_t))GetProcAddress(crt, "_aligned_malloc");
+    void (*crt_aligned_free)(void*) = (void (*)(void*))GetProcAddress(crt, "_aligned_free");
+    CHECK(crt_malloc && crt_free && crt_aligned_malloc && crt_aligned_free, "msvcr120.dll exports, cycle %d", cycle);
+    if (!(crt_malloc && crt_free && crt_aligned_malloc && crt_aligned_free)) return;
+    p = crt_malloc(100);
+    CHECK(p != NULL && is_ours(p), "msvcr120.dll's malloc, loaded again, is mimalloc's (cycle %d)", cycle);
+    crt_free(p);
+    p = crt_aligned_malloc(100, 64);
+    CHECK(p != NULL && is_ours(p), "msvcr120.dll's _aligned_malloc, loaded again, is mimalloc's (cycle %d)", cycle);
+    crt_aligned_free(p);
+  }
+  FreeLibrary(crt);
 }
 
 /* a failed allocation sets ENOMEM in the errno of the runtime whose function was called:
@@ -203,9 +214,10 @@ static void errno_checks(void) {
   void* (*u_realloc)(void*, size_t) = (void* (*)(void*, size_t))GetProcAddress(ucrt, "realloc");
   void* (*u_aligned_malloc)(size_t, size_t) = (void* (*)(size_t, size_t))GetProcAddress(ucrt, "_aligned_malloc");
   void (*u_free)(void*) = (void (*)(void*))GetProcAddress(ucrt, "free");
+  size_t (*u_msize)(void*) = (size_t (*)(void*))GetProcAddress(ucrt, "_msize");
   int* (*u_errno)(void) = (int* (*)(void))GetProcAddress(ucrt, "_errno");
-  CHECK(u_malloc && u_calloc && u_realloc && u_aligned_malloc && u_free && u_errno, "ucrtbase.dll exports");
-  if (!(u_malloc && u_calloc && u_realloc && u_aligned_malloc && u_free && u_errno)) return;
+  CHECK(u_malloc && u_calloc && u_realloc && u_aligned_malloc && u_free && u_msize && u_errno, "ucrtbase.dll exports");
+  if (!(u_malloc && u_calloc && u_realloc && u_aligned_malloc && u_free && u_msize && u_errno)) return;
   CHECK(u_errno() != &errno, "ucrt's errno is not msvcrt's");
   void* p = u_malloc(100);
   CHECK(p != NULL && is_ours(p), "ucrtbase.dll's malloc, loaded after the redirect, is mimalloc's");
@@ -217,6 +229,8 @@ static void errno_checks(void) {
   CHECK(u_realloc(p, huge) == NULL && *u_errno() == ENOMEM, "ucrt: a failed realloc sets ucrt's errno (got %d)", *u_errno());
   *u_errno() = 0;
   CHECK(u_aligned_malloc(huge, 64) == NULL && *u_errno() == ENOMEM, "ucrt: _aligned_malloc sets ucrt's errno (got %d)", *u_errno());
+  *u_errno() = 0; errno = 0;
+  CHECK(u_msize(NULL) == (size_t)-1 && *u_errno() == EINVAL && errno == 0, "ucrt: _msize(NULL) sets ucrt's errno to EINVAL (got %d)", *u_errno());
   u_free(p);   /* (still valid after the failed realloc) */
 }
 
