@@ -727,10 +727,15 @@ pub fn reserve_huge_os_pages_at(
     }
     let aligned = align_up(base as usize, GIB) as *mut u8;
     let mut got = 0usize;
+    // A failed `MAP_FIXED` mapping may already have removed that GiB of our reservation
+    // (mmap(2)), and another thread may have mapped something there since: it is not
+    // ours to unmap any more.
+    let mut lost = 0usize;
     while got < pages {
         let addr = aligned.wrapping_add(got * GIB);
         // SAFETY: `addr` is the next GiB of the reservation made above.
         if !unsafe { prim::map_huge_1gib_at(addr, if nodes > 1 { node } else { -1 }) } {
+            lost = GIB;
             break;
         }
         got += 1;
@@ -747,7 +752,7 @@ pub fn reserve_huge_os_pages_at(
         if pre > 0 {
             prim::munmap(base, pre);
         }
-        let used_end = aligned as usize + got * GIB;
+        let used_end = aligned as usize + got * GIB + lost;
         let end = base as usize + size + GIB;
         if end > used_end {
             prim::munmap(used_end as *mut u8, end - used_end);

@@ -338,11 +338,11 @@ fn emit(prefix: &str, tag_thread: bool, args: fmt::Arguments, add_newline: bool)
     write_default(line.as_bytes());
 }
 
-/// `_mi_options_init`, from the library constructor: ends preloading, starts writing
-/// messages to stderr (flushing the early buffer), reads every option (listing them when
-/// `verbose`, with what was wrong in the environment) and loads the error/warning limits.
+/// `_mi_options_init`, from the library constructor (once preloading is over): starts
+/// writing messages to stderr (flushing the early buffer), reads every option (listing
+/// them when `verbose`, with what was wrong in the environment) and loads the
+/// error/warning limits.
 pub(crate) fn start() {
-    options::set_preloading(false);
     add_stderr_output();
     for o in Opt::ALL {
         let value = options::get(o);

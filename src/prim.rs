@@ -264,7 +264,8 @@ pub unsafe fn map_huge_1gib_at(addr: *mut u8, node: i32) -> bool {
     if p == libc::MAP_FAILED {
         return false;
     }
-    if node >= 0 {
+    // (the one-word node mask reaches node 63, as in C mimalloc)
+    if (0..usize::BITS as i32).contains(&node) {
         let mask: usize = 1 << node;
         // SAFETY: mbind (MPOL_PREFERRED) on our own fresh mapping with a one-word mask.
         unsafe {
